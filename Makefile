@@ -1,0 +1,44 @@
+# The project's interface. `make install` once (or let `make test` do it), then `make demo`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PY_DIRS := $(wildcard common feeder forwarder gateway launcher simulator loadtest tests)
+
+.PHONY: help install test lint format clean demo run
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt scripts/install-system.sh
+	scripts/install-system.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,ops]'
+	touch $@
+
+install: $(STAMP)  ## create .venv and install everything the project needs (system packages too)
+
+test: $(STAMP)  ## install what is missing, then run the whole suite
+	$(BIN)/pytest
+
+demo: $(STAMP)  ## the whole stack on 127.0.0.1 against the exchange simulator (Ctrl-C stops it)
+	$(BIN)/python -m launcher demo
+
+run: $(STAMP)  ## the whole stack on 127.0.0.1 against the real exchanges (Ctrl-C stops it)
+	$(BIN)/python -m launcher run
+
+lint: $(STAMP)  ## black, isort and pylint, as CI runs them
+	$(BIN)/black --check $(PY_DIRS)
+	$(BIN)/isort --check-only $(PY_DIRS)
+	$(BIN)/pylint $(PY_DIRS)
+
+format: $(STAMP)  ## rewrite the code with black and isort
+	$(BIN)/black $(PY_DIRS)
+	$(BIN)/isort $(PY_DIRS)
+
+clean:  ## remove the virtualenv and run-time state
+	rm -rf $(VENV) run

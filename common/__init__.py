@@ -1,0 +1,1 @@
+"""What every process shares: the wire, settings, logging setup, backoff and market names."""

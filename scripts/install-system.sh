@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the system packages the project needs when they are missing (Debian/Ubuntu).
+# Idempotent: a machine that has everything is left alone, without touching the network.
+set -euo pipefail
+
+packages=()
+need() {  # need <command> <debian package>
+    command -v "$1" >/dev/null 2>&1 || packages+=("$2")
+}
+
+need python3 python3
+python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)
+
+if ((${#packages[@]})); then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing system packages: ${packages[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"
+fi
