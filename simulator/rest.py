@@ -1,0 +1,154 @@
+"""A REST exchange endpoint: the exchange's API behind a socket the faults can get at.
+
+The API (Binance's or CoinGecko's) answers requests; this layer sits between it and the network
+and, while a fault is in force, holds, resets or replaces what it would have sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from typing import Protocol
+
+from simulator.faults import (
+    DROP,
+    HANG,
+    MALFORMED,
+    REFUSE,
+    SERVER_ERROR,
+    STALL,
+    TOO_MANY_REQUESTS,
+    Fault,
+    FaultRegistry,
+)
+from simulator.http import MAX_HEAD, Abort, Request, Response, serve
+from simulator.malformed import bad_body
+from simulator.tcp import Listener, reset
+
+log = logging.getLogger(__name__)
+
+#: Faults under which a request is read (or not even that) and never answered.
+HOLDING = frozenset({HANG, STALL})
+#: Faults under which every connection is reset.
+CUTTING = frozenset({DROP, REFUSE})
+
+
+class RestApi(Protocol):
+    """An exchange's REST API, and how it words the errors the faults make it send."""
+
+    def __call__(self, request: Request) -> Response: ...
+
+    def too_many_requests(self, retry_after: int) -> Response: ...
+
+    def server_error(self, status: int) -> Response: ...
+
+
+class RestTarget:
+    """One REST exchange on one port, with its faults applied."""
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int,
+        api: RestApi,
+        faults: FaultRegistry,
+        retry_after: int,
+    ) -> None:
+        self.name = name
+        self.api = api
+        self._faults = faults
+        self._retry_after = retry_after
+        self.listener = Listener(name, host, port, self._create_server)
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._changed = asyncio.Event()
+        self._applied: str | None = None
+        self._stopping = False
+        self.responses = 0
+        self.malformed = 0
+
+    @property
+    def connections(self) -> int:
+        return len(self._writers)
+
+    async def start(self) -> None:
+        await self.listener.open()
+
+    async def stop(self) -> None:
+        """Stop listening and reset every connection, held ones included."""
+        self._stopping = True
+        self.listener.close()
+        self._wake()
+        for writer in list(self._writers):
+            reset(writer.transport)
+
+    async def reconcile(self, fresh: bool = False) -> None:
+        """Bring sockets in line with the fault in force; ``fresh`` re-applies it."""
+        fault = self._fault()
+        name = fault.name if fault else None
+        if fresh or name != self._applied:
+            self._applied = name
+            self._wake()
+            if name in CUTTING:
+                for writer in list(self._writers):
+                    reset(writer.transport)
+        await self.listener.want(name != REFUSE)
+
+    def _fault(self) -> Fault | None:
+        return self._faults.active(self.name)
+
+    def _wake(self) -> None:
+        """Let held connections look at the faults again."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _create_server(self, host: str, port: int) -> asyncio.Server:
+        return await asyncio.start_server(self._connected, host, port, limit=MAX_HEAD)
+
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            fault = self._fault()
+            if fault is not None and fault.name in CUTTING:
+                reset(writer.transport)
+                return
+            if fault is not None and fault.name == HANG:
+                await self._hold()
+            await serve(reader, writer, self._handle)
+        except Abort:
+            reset(writer.transport)
+        finally:
+            self._writers.discard(writer)
+
+    async def _hold(self) -> None:
+        """Wait, answering nothing, until the holding fault ends; then reset the connection."""
+        while (fault := self._fault()) is not None and fault.name in HOLDING:
+            if self._stopping:
+                break
+            await self._changed.wait()
+        raise Abort
+
+    async def _handle(self, request: Request) -> Response:
+        fault = self._fault()
+        name = fault.name if fault else None
+        if name in HOLDING:
+            await self._hold()
+        if name in CUTTING:
+            raise Abort
+        if fault is not None and name == TOO_MANY_REQUESTS:
+            remaining = fault.remaining(self._faults.now())
+            retry = self._retry_after if remaining is None else max(1, math.ceil(remaining))
+            response = self.api.too_many_requests(retry)
+        elif fault is not None and name == SERVER_ERROR:
+            response = self.api.server_error(fault.status)
+        else:
+            response = self.api(request)
+            if name == MALFORMED:
+                kind, body, content_type = bad_body(self.malformed, response.body)
+                self.malformed += 1
+                log.debug("%s malformed answer (%s) to %s", self.name, kind, request.target)
+                response = Response(200, body, content_type, response.headers)
+        self.responses += 1
+        log.debug("%s %s %s -> %d", self.name, request.method, request.target, response.status)
+        return response
