@@ -1,0 +1,41 @@
+"""``python -m forwarder``: run one XSUB/XPUB forwarder until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from common.settings import load_settings
+from forwarder.proxy import Forwarder
+from forwarder.settings import ForwarderSettings
+
+log = logging.getLogger("forwarder")
+
+
+def main() -> None:
+    """Forward until SIGINT or SIGTERM."""
+    settings = load_settings(ForwarderSettings)
+    settings.setup_logging("forwarder")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    forwarder = Forwarder(settings.forwarder_xsub_bind, settings.forwarder_xpub_bind)
+    try:
+        forwarder.start()
+    except Exception as error:  # pylint: disable=broad-exception-caught
+        log.critical(
+            "cannot bind %s / %s: %s",
+            settings.forwarder_xsub_bind,
+            settings.forwarder_xpub_bind,
+            error,
+        )
+        raise SystemExit(1) from None
+    log.info("forwarding %s (XSUB) -> %s (XPUB)", *forwarder.bound)
+    stop.wait()
+    log.info("stopping")
+    forwarder.stop()
+
+
+if __name__ == "__main__":
+    main()

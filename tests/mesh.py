@@ -1,0 +1,97 @@
+"""A test's own subscriber on the mesh: records every message with the time it arrived."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import zmq
+
+from common.wire import DecodeError, Message, Status, Tick, decode, now_ms
+
+
+@dataclass(frozen=True)
+class Received:
+    at_ms: int  #: wall clock, ms, when the SUB socket handed it over
+    at: float  #: monotonic seconds, for measuring gaps
+    message: Message
+
+
+class MeshListener:
+    """A SUB socket on every given XPUB endpoint, read by a thread until ``close``."""
+
+    def __init__(self, endpoints: list[str], prefix: bytes = b"") -> None:
+        self._context = zmq.Context()
+        self._socket = self._context.socket(zmq.SUB)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.RCVTIMEO, 100)
+        self._socket.setsockopt(zmq.SUBSCRIBE, prefix)
+        for endpoint in endpoints:
+            self._socket.connect(endpoint)
+        self._lock = threading.Lock()
+        self._received: list[Received] = []
+        self.undecodable = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                payload = self._socket.recv_multipart()[-1]
+            except zmq.Again:
+                continue
+            at_ms, at = now_ms(), time.monotonic()
+            try:
+                message = decode(payload)
+            except DecodeError:
+                self.undecodable += 1
+                continue
+            with self._lock:
+                self._received.append(Received(at_ms, at, message))
+
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self._received)
+
+    def ticks(self, transport: str | None = None, live_only: bool = True) -> list[Received]:
+        """Ticks received, of one transport if given; replays left out unless asked."""
+        return [
+            r
+            for r in self.received()
+            if isinstance(r.message, Tick)
+            and (transport is None or r.message.transport == transport)
+            and not (live_only and r.message.replay)
+        ]
+
+    def statuses(self, transport: str | None = None) -> list[Received]:
+        return [
+            r
+            for r in self.received()
+            if isinstance(r.message, Status)
+            and (transport is None or r.message.transport == transport)
+        ]
+
+    def last_status(self, transport: str) -> Status | None:
+        statuses = self.statuses(transport)
+        return statuses[-1].message if statuses else None
+
+    def instruments(self, transport: str) -> set[str]:
+        return {r.message.instrument for r in self.ticks(transport)}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._received.clear()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self._socket.close(0)
+        self._context.term()
+
+
+def largest_gap(received: list[Received], since: float | None = None) -> float:
+    """The longest silence, in seconds, between consecutive messages (after ``since``)."""
+    times = [r.at for r in received if since is None or r.at >= since]
+    return max((b - a for a, b in zip(times, times[1:])), default=0.0)
