@@ -1,0 +1,1 @@
+"""The gateway: subscribes to the mesh, keeps the rate book, prices the directions, serves HTTP."""

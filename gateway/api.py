@@ -1,0 +1,178 @@
+"""The HTTP API: ``/api/v1/courses`` (and the assignment's ``/courses``), health and readiness.
+
+The courses handler only looks up what the rates rendered in advance: the query string selects
+a shape, the snapshot holds that shape's bytes and tag, ``If-None-Match`` picks 200 or 304.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+from gateway.etag import if_none_match_hits
+from gateway.query import EXCHANGER_ALIASES, QueryError, shape_of
+from gateway.rates import Rates
+from gateway.recipes import BASES, DIRECTIONS, QUOTES
+from gateway.render import iso_ms
+from gateway.responses import PrebuiltResponse, rejection
+
+_CSV = {"type": "array", "items": {"type": "string"}}
+QUERY_PARAMETERS = [
+    {
+        "name": "direction",
+        "in": "query",
+        "required": False,
+        "description": "Directions to return, repeatable or comma-separated, e.g. "
+        f"`BTC-USD,ETH-RUB`. One of: {', '.join(DIRECTIONS)}.",
+        "schema": {**_CSV, "items": {"type": "string", "enum": list(DIRECTIONS)}},
+        "style": "form",
+        "explode": True,
+    },
+    {
+        "name": "base",
+        "in": "query",
+        "required": False,
+        "description": f"Base currencies: {', '.join(BASES)}.",
+        "schema": {**_CSV, "items": {"type": "string", "enum": list(BASES)}},
+    },
+    {
+        "name": "quote",
+        "in": "query",
+        "required": False,
+        "description": f"Quote currencies: {', '.join(QUOTES)}.",
+        "schema": {**_CSV, "items": {"type": "string", "enum": list(QUOTES)}},
+    },
+    {
+        "name": "exchanger",
+        "in": "query",
+        "required": False,
+        "description": "Only rates from this exchanger (`coingeko` is accepted for coingecko).",
+        "schema": {"type": "string", "enum": list(EXCHANGER_ALIASES)},
+    },
+    {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": False,
+        "description": "Entity tags from earlier answers: 304 when the rates are unchanged.",
+        "schema": {"type": "string"},
+    },
+]
+
+COURSES_RESPONSES = {
+    200: {
+        "description": "The courses, in the fixed order of directions.",
+        "content": {
+            "application/json": {
+                "example": {
+                    "exchanger": "binance",
+                    "courses": [
+                        {
+                            "direction": "BTC-USD",
+                            "value": 97123.45,
+                            "exchanger": "binance",
+                            "updated_at": "2026-11-24T10:00:00.123Z",
+                            "stale": False,
+                        },
+                        {
+                            "direction": "BTC-RUB",
+                            "value": 8984519.3,
+                            "exchanger": "binance",
+                            "updated_at": "2026-11-24T09:59:30.000Z",
+                            "stale": False,
+                            "via": ["coingecko"],
+                        },
+                    ],
+                }
+            }
+        },
+    },
+    304: {"description": "Unchanged since the `If-None-Match` tag."},
+    422: {"description": "An invalid parameter value; the message lists the valid ones."},
+    503: {"description": "No rate known yet for what was asked; see `Retry-After`."},
+}
+
+
+def _if_none_match(request: Request) -> str | None:
+    for name, value in request.scope["headers"]:
+        if name == b"if-none-match":
+            return value.decode("latin-1")
+    return None
+
+
+def courses_router(rates: Rates, ready: Callable[[], tuple[bool, str]]) -> APIRouter:
+    """The routes, bound to one gateway's rates (no globals: each app has its own)."""
+    router = APIRouter()
+
+    async def courses(request: Request) -> Response:
+        shape = shape_of(request.scope["query_string"])
+        if isinstance(shape, QueryError):
+            return PrebuiltResponse(rejection(str(shape)))
+        rendered = rates.snapshot.answer(shape)
+        if rendered.etag:
+            tags = _if_none_match(request)
+            if tags is not None and if_none_match_hits(tags, rendered.etag):
+                return PrebuiltResponse(rendered, not_modified=True)
+        return PrebuiltResponse(rendered)
+
+    for path, in_schema in (("/api/v1/courses", True), ("/courses", False)):
+        router.add_api_route(
+            path,
+            courses,
+            methods=["GET"],
+            summary="Current exchange rates",
+            description="Rates of the eight directions with their exchanger, age and freshness."
+            + ("" if in_schema else " Unversioned alias of `/api/v1/courses`."),
+            response_class=Response,
+            responses=COURSES_RESPONSES,
+            openapi_extra={"parameters": QUERY_PARAMETERS},
+            include_in_schema=True,
+            name=f"courses{'' if in_schema else '_alias'}",
+            tags=["rates"],
+        )
+
+    @router.get("/api/v1/sources", tags=["operations"], summary="What the book holds, per source")
+    async def sources() -> JSONResponse:
+        book = rates.book
+        instruments = [
+            {
+                "source": source,
+                "instrument": instrument,
+                "price": str(tick.price),
+                "exchange_time": iso_ms(tick.exchange_ts),
+                "transport": tick.transport,
+                "feeder_id": tick.feeder_id,
+            }
+            for (source, instrument), tick in sorted(book.ticks.items())
+        ]
+        feeders = [
+            {
+                "feeder_id": status.feeder_id,
+                "transport": status.transport,
+                "connected": status.connected,
+                "last_message_age_ms": status.last_message_age_ms,
+                "messages": status.messages,
+                "errors": status.errors,
+                "reconnects": status.reconnects,
+                "endpoint": status.endpoint,
+            }
+            for status in sorted(book.feeders.values(), key=lambda s: s.feeder_id)
+        ]
+        return JSONResponse({"instruments": instruments, "feeders": feeders})
+
+    @router.get("/healthz", tags=["operations"], summary="The process is alive")
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @router.get("/readyz", tags=["operations"], summary="Warm and subscribed: send traffic here")
+    async def readyz() -> JSONResponse:
+        is_ready, reason = ready()
+        return JSONResponse(
+            {"status": "ready" if is_ready else "not ready", "reason": reason},
+            status_code=200 if is_ready else 503,
+            headers={"cache-control": "no-store"},
+        )
+
+    return router

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import json
+import logging
+
+from gateway.pricing import Budgets
+from gateway.query import ALL, Shape, shape_of
+from gateway.rates import Rates
+from tests.gateway.ticks import T0, binance_ticks, coingecko_ticks, tick
+
+
+def loaded(now: float = 0.0) -> Rates:
+    rates = Rates(Budgets(live=4, slow=150, fiat=900))
+    for message in binance_ticks() + coingecko_ticks(T0 - 30_000):
+        rates.apply(message, now)
+    rates.reprice(now)
+    return rates
+
+
+def test_nothing_known_is_a_503_with_retry_after():
+    rendered = Rates(Budgets()).snapshot.answer(ALL)
+    assert rendered.status == 503
+    assert (b"retry-after", b"1") in rendered.headers
+    assert b"no rate known yet" in rendered.body
+
+
+def test_the_body_is_the_assignments_shape_with_provenance():
+    body = json.loads(loaded().snapshot.answer(ALL).body)
+    assert body["exchanger"] == "binance"
+    assert [c["direction"] for c in body["courses"]][:2] == ["BTC-USD", "BTC-RUB"]
+    first = body["courses"][0]
+    assert first == {
+        "direction": "BTC-USD",
+        "value": 96990.80091991,
+        "exchanger": "binance",
+        "updated_at": "2025-11-24T16:00:00.000Z",
+        "stale": False,
+    }
+    assert body["courses"][1]["via"] == ["coingecko"]
+
+
+def test_values_are_json_numbers_written_exactly():
+    raw = loaded().snapshot.answer(ALL).body
+    assert b'"value":96990.80091991,' in raw
+    assert b'"value":0.99990001,' in raw
+
+
+def test_same_rates_same_bytes_same_tag_on_two_replicas():
+    first, second = loaded(), loaded(now=100.0)
+    a, b = first.snapshot.answer(ALL), second.snapshot.answer(ALL)
+    assert a.body == b.body and a.etag == b.etag
+    assert (b"etag", a.etag.encode()) in a.headers
+    assert (b"cache-control", b"public, max-age=1") in a.headers
+
+
+def test_rendered_once_per_snapshot_and_rebuilt_on_change():
+    rates = loaded()
+    answer = rates.snapshot.answer(ALL)
+    assert rates.snapshot.answer(ALL) is answer
+    rates.apply(tick("BTCUSDT", "97001", T0 + 1000), 0.5)
+    assert rates.reprice(0.5)
+    changed = rates.snapshot.answer(ALL)
+    assert changed.etag != answer.etag
+
+
+def test_an_unchanged_book_keeps_the_snapshot():
+    rates = loaded()
+    snapshot = rates.snapshot
+    rates.apply(binance_ticks()[0], 0.2)  # a duplicate
+    assert not rates.reprice(0.2)
+    assert rates.snapshot is snapshot
+
+
+def test_top_level_exchanger_is_the_highest_priority_present():
+    rates = loaded()
+    rates.reprice(10.0)  # binance legs stale: everything from coingecko
+    assert json.loads(rates.snapshot.answer(ALL).body)["exchanger"] == "coingecko"
+    coingecko_only = rates.snapshot.answer(Shape(("BTC-USD",), "coingecko"))
+    assert json.loads(coingecko_only.body)["exchanger"] == "coingecko"
+
+
+def test_a_filter_with_nothing_known_is_a_503():
+    rates = Rates(Budgets())
+    rates.apply(tick("bitcoin.usd", "1", T0, "coingecko"), 0)
+    rates.reprice(0)
+    assert rates.snapshot.answer(shape_of(b"direction=BTC-USD")).status == 200
+    assert rates.snapshot.answer(shape_of(b"direction=ETH-USD")).status == 503
+    assert rates.snapshot.answer(shape_of(b"exchanger=binance")).status == 503
+
+
+def test_failover_and_total_loss_are_logged_at_their_levels(caplog):
+    caplog.set_level(logging.INFO, logger="gateway.rates")
+    rates = loaded()
+    rates.reprice(5.0)
+    rates.reprice(1000.0)
+    for message in binance_ticks(T0 + 10_000):
+        rates.apply(message, 1000.5)
+    rates.reprice(1000.5)
+    levels = [(r.levelname, r.getMessage().split(":")[0]) for r in caplog.records]
+    assert (
+        "WARNING",
+        "failover for BTC-USD, BTC-RUB, ETH-USD, ETH-RUB, USDTTRC-USD, "
+        "USDTTRC-RUB, USDTERC-USD, USDTERC-RUB",
+    ) in levels
+    assert any(level == "CRITICAL" and "every source is down" in msg for level, msg in levels)
+    assert levels[-1][0] == "INFO" and "binance" in caplog.records[-1].getMessage()
