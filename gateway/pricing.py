@@ -45,8 +45,10 @@ class Budgets:
 
 def _round(value: Decimal) -> Decimal:
     rounded = value.quantize(QUANTUM, context=_CONTEXT)
-    # Plain notation without trailing zeros: 97123.45, not 97123.45000000 or 1E+2.
-    return Decimal(format(rounded.normalize(_CONTEXT), "f"))
+    # Plain notation without trailing zeros (97123.45, not 97123.45000000 or 1E+2), but always
+    # with a fraction (1.0, not 1), so every client reads every value as the same number type.
+    text = format(rounded.normalize(_CONTEXT), "f")
+    return Decimal(text if "." in text else text + ".0")
 
 
 def _evaluate(recipe: Recipe, book: RateBook, budgets: Budgets) -> tuple[Decimal, int, float]:

@@ -127,3 +127,10 @@ def test_price_all_reports_when_the_first_fresh_course_expires():
     pricing = price_all(book, 3.0, BUDGETS)
     assert pricing.valid_until == pytest.approx(6.0)
     assert [c.direction for c in pricing.courses] == list(DIRECTIONS)
+
+
+def test_whole_values_still_read_as_fractional_numbers():
+    book = RateBook()
+    book.apply_tick(tick("USDCUSDT", "1.00000000"), now=0)
+    course, _ = price_direction("USDTTRC-USD", book, 0.5, BUDGETS)
+    assert str(course.value) == "1.0"
