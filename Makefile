@@ -6,9 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PY_DIRS := $(wildcard common feeder forwarder gateway launcher simulator loadtest tests)
+PY_DIRS := $(wildcard bench common feeder forwarder gateway launcher simulator loadtest tests)
 
-.PHONY: help install test lint format clean demo run
+.PHONY: help install test lint format clean demo run bench-http bench-latency
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,12 @@ demo: $(STAMP)  ## the whole stack on 127.0.0.1 against the exchange simulator (
 
 run: $(STAMP)  ## the whole stack on 127.0.0.1 against the real exchanges (Ctrl-C stops it)
 	$(BIN)/python -m launcher run
+
+bench-http: $(STAMP)  ## one replica's requests/s against a bare FastAPI app (200 and 304)
+	$(BIN)/python -m bench.http_ratio --seconds 10 --rounds 5
+
+bench-latency: $(STAMP)  ## from the simulator sending a price to the API showing it
+	$(BIN)/python -m bench.latency --seconds 30
 
 lint: $(STAMP)  ## black, isort and pylint, as CI runs them
 	$(BIN)/black --check $(PY_DIRS)

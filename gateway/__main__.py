@@ -6,6 +6,7 @@ import uvicorn
 
 from common.settings import load_settings
 from gateway.app import create_app
+from gateway.server import uvicorn_config
 from gateway.settings import GatewaySettings
 
 
@@ -13,19 +14,8 @@ def main() -> None:
     """Serve until SIGINT or SIGTERM."""
     settings = load_settings(GatewaySettings)
     settings.setup_logging("gateway")
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.gateway_host,
-        port=settings.gateway_port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,  # a log line per request would cost more than the request
-        log_config=None,  # our handler, set up above
-        server_header=False,
-        timeout_graceful_shutdown=5,
-    )
-    uvicorn.Server(config).run()
+    app = create_app(settings)
+    uvicorn.Server(uvicorn_config(app, settings.gateway_host, settings.gateway_port)).run()
 
 
 if __name__ == "__main__":

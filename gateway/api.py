@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import APIRouter, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from gateway.etag import if_none_match_hits
@@ -102,9 +103,22 @@ def _if_none_match(request: Request) -> str | None:
     return None
 
 
-def courses_router(rates: Rates, ready: Callable[[], tuple[bool, str]]) -> APIRouter:
-    """The routes, bound to one gateway's rates (no globals: each app has its own)."""
-    router = APIRouter()
+class PrebuiltRoute(APIRoute):
+    """A route whose endpoint takes the request and returns a ready response itself.
+
+    FastAPI still documents it (parameters come from ``openapi_extra``), but requests skip its
+    dependency solving and validation: the endpoint has nothing for them to do, and they cost
+    more than the rest of the answer.
+    """
+
+    def get_route_handler(self):
+        return self.endpoint
+
+
+def install_routes(app: FastAPI, rates: Rates, ready: Callable[[], tuple[bool, str]]) -> None:
+    """Add the routes to ``app``, bound to one gateway's rates (no globals: each app has its
+    own). Added to the app itself: an included router is one more layer of matching."""
+    router = app.router
 
     async def courses(request: Request) -> Response:
         shape = shape_of(request.scope["query_string"])
@@ -117,20 +131,20 @@ def courses_router(rates: Rates, ready: Callable[[], tuple[bool, str]]) -> APIRo
                 return PrebuiltResponse(rendered, not_modified=True)
         return PrebuiltResponse(rendered)
 
-    for path, in_schema in (("/api/v1/courses", True), ("/courses", False)):
+    for path, versioned in (("/api/v1/courses", True), ("/courses", False)):
         router.add_api_route(
             path,
             courses,
             methods=["GET"],
             summary="Current exchange rates",
             description="Rates of the eight directions with their exchanger, age and freshness."
-            + ("" if in_schema else " Unversioned alias of `/api/v1/courses`."),
+            + ("" if versioned else " Unversioned alias of `/api/v1/courses`."),
             response_class=Response,
             responses=COURSES_RESPONSES,
             openapi_extra={"parameters": QUERY_PARAMETERS},
-            include_in_schema=True,
-            name=f"courses{'' if in_schema else '_alias'}",
+            name=f"courses{'' if versioned else '_alias'}",
             tags=["rates"],
+            route_class_override=PrebuiltRoute,
         )
 
     @router.get("/api/v1/sources", tags=["operations"], summary="What the book holds, per source")
@@ -174,5 +188,3 @@ def courses_router(rates: Rates, ready: Callable[[], tuple[bool, str]]) -> APIRo
             status_code=200 if is_ready else 503,
             headers={"cache-control": "no-store"},
         )
-
-    return router

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import zmq.asyncio
 from fastapi import FastAPI
 
-from gateway.api import courses_router
+from gateway.api import install_routes
 from gateway.rates import Rates
 from gateway.settings import GatewaySettings
 from gateway.subscriber import Subscriber
@@ -93,5 +93,5 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.gateway = gateway
-    app.include_router(courses_router(gateway.rates, gateway.ready))
+    install_routes(app, gateway.rates, gateway.ready)
     return app

@@ -9,6 +9,7 @@ need() {  # need <command> <debian package>
 }
 
 need python3 python3
+need wrk wrk                      # the HTTP benchmark's load generator
 python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)
 
 if ((${#packages[@]})); then

@@ -1,0 +1,155 @@
+"""One gateway replica against a bare FastAPI app answering the same bytes, same server
+settings, same load tool (wrk), in the same run: requests per second for 200 and for 304.
+
+``python -m bench.http_ratio [--seconds 10] [--rounds 3]`` (``make bench-http``)
+
+The gateway is fed one set of ticks and then nothing, so its body (and tag) stay put for the
+304 runs; its hot path is the same whether the body changes once a second or never.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import zmq
+
+from bench.wrk import WrkResult, run_wrk
+from common.markets import BINANCE_SYMBOLS, COINGECKO_INSTRUMENTS
+from common.wire import Tick, encode, now_ms
+from tests.procs import ProcessGroup, free_port, port_open, wait_for
+from tests.stack import start_forwarder, start_gateway
+
+PRICES = {"BTCUSDT": "97000.5", "ETHUSDT": "3400.25", "USDCUSDT": "1.0001"}
+COINGECKO = {"bitcoin": "96990", "ethereum": "3399", "tether": "0.9999"}
+USD_RUB = Decimal("92.5")
+
+
+def frozen_ticks() -> list[Tick]:
+    """One tick per instrument, at a fixed moment."""
+    stamp = now_ms()
+    ticks = []
+    for instrument in (*BINANCE_SYMBOLS, *COINGECKO_INSTRUMENTS):
+        source = "binance" if instrument in BINANCE_SYMBOLS else "coingecko"
+        if source == "binance":
+            price = Decimal(PRICES[instrument])
+        else:
+            coin, vs_currency = instrument.split(".")
+            price = Decimal(COINGECKO[coin]) * (USD_RUB if vs_currency == "rub" else 1)
+        ticks.append(
+            Tick(
+                source=source,
+                instrument=instrument,
+                price=price,
+                exchange_ts=stamp,
+                received_ts=stamp,
+                feeder_id="bench",
+                seq=len(ticks) + 1,
+                transport="bench",
+            )
+        )
+    return ticks
+
+
+def feed(xsub: str, ticks: list[Tick], url: str) -> None:
+    """Publish ``ticks`` until the gateway answers 200 with all eight directions."""
+    context = zmq.Context()
+    socket = context.socket(zmq.PUB)
+    socket.connect(xsub)
+
+    def served() -> bool:
+        for tick in ticks:
+            socket.send_multipart(encode(tick))
+        response = httpx.get(url, timeout=2)
+        return response.status_code == 200 and len(response.json()["courses"]) == 8
+
+    try:
+        wait_for(served, 15, interval=0.2, what="gateway serving")
+    finally:
+        socket.close(0)
+        context.term()
+
+
+def median_result(results: list[WrkResult]) -> WrkResult:
+    return WrkResult(
+        statistics.median(r.requests_per_second for r in results),
+        statistics.median(r.p50_ms for r in results),
+        statistics.median(r.p99_ms for r in results),
+        sum(r.errors for r in results),
+    )
+
+
+def start_both(group: ProcessGroup, workdir: Path) -> tuple[str, str, str]:
+    """Start a fed gateway and the reference app with its body; their URLs and the tag."""
+    forwarder = start_forwarder(group)
+    gateway = start_gateway(group, [forwarder], LOG_LEVEL="WARNING")
+    url = f"{gateway.url}/api/v1/courses"
+    feed(forwarder.xsub, frozen_ticks(), url)
+    first = httpx.get(url)
+    body, etag = first.content, first.headers["etag"]
+    (workdir / "body.json").write_bytes(body)
+    port = free_port()
+    group.spawn(
+        "reference",
+        ["bench.reference_app", str(workdir / "body.json"), etag, str(port)],
+        env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    wait_for(lambda: port_open(port), 15, what="reference app")
+    reference = f"http://127.0.0.1:{port}/api/v1/courses"
+    assert httpx.get(reference).content == body
+    for target in (url, reference):
+        assert httpx.get(target, headers={"If-None-Match": etag}).status_code == 304
+    return url, reference, etag
+
+
+def report(results: dict[tuple[str, str], list[WrkResult]]) -> None:
+    """Medians per app and answer, and the ratio gateway / reference of each round."""
+    print(f"{'answer':<7}{'app':<11}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for mode in ("200", "304"):
+        for name in ("gateway", "reference"):
+            r = median_result(results[(name, mode)])
+            print(
+                f"{mode:<7}{name:<11}{r.requests_per_second:>10.0f}{r.p50_ms:>9.2f}"
+                f"{r.p99_ms:>9.2f}{r.errors:>8}"
+            )
+        ratio = statistics.median(
+            g.requests_per_second / ref.requests_per_second
+            for g, ref in zip(results[("gateway", mode)], results[("reference", mode)])
+        )
+        print(f"{mode:<7}{'ratio':<11}{ratio:>10.2f}")
+
+
+def main() -> None:
+    """Measure and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    results: dict[tuple[str, str], list[WrkResult]] = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        group = ProcessGroup(Path(workdir))
+        try:
+            url, reference, etag = start_both(group, Path(workdir))
+            # Alternate the two apps so drifts in the machine's speed hit both alike.
+            for _ in range(args.rounds):
+                for mode, headers in (("200", {}), ("304", {"If-None-Match": etag})):
+                    for name, target in (("gateway", url), ("reference", reference)):
+                        result = run_wrk(target, args.seconds, args.connections, headers)
+                        results.setdefault((name, mode), []).append(result)
+                        time.sleep(1)
+        finally:
+            group.stop_all()
+    print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, median of {args.rounds} rounds")
+    report(results)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
