@@ -34,10 +34,12 @@ class RateBook:
     def apply_tick(self, tick: Tick, now: float) -> bool:
         """Take a tick received at ``now``; True if it replaced the held value."""
         key = (tick.source, tick.instrument)
-        if tick.replay:
-            return self._hold(key, tick)
-        self._alive.setdefault(key, {})[tick.feeder_id] = now
+        alive = self._alive.setdefault(key, {})
+        # A replay tells which feeder carries the key (so its heartbeats count for it), but
+        # proves nothing by itself about the stream being alive.
         self._delivers.setdefault(tick.feeder_id, set()).add(key)
+        if not tick.replay:
+            alive[tick.feeder_id] = now
         return self._hold(key, tick)
 
     def _hold(self, key: Key, tick: Tick) -> bool:

@@ -71,9 +71,11 @@ class Rates:
                     callback(direction, old, new)
         for (old, new), directions in changes.items():
             listed = ", ".join(directions)
-            if new.endswith("(stale)"):
+            if new.endswith("(stale)") and old != "nothing":
                 log.critical("every source is down for %s: serving %s", listed, new)
-            elif old in ("nothing",) or old.endswith("(stale)") or new == "binance":
+            elif old == "nothing" or old.endswith("(stale)") or new == "binance":
+                # A first value (even one not yet confirmed live), a recovery, or a return to
+                # the first source.
                 log.info("%s now served by %s (was %s)", listed, new, old)
             else:
                 log.warning("failover for %s: %s -> %s", listed, old, new)

@@ -82,3 +82,6 @@ def test_a_replayed_tick_gives_the_value_but_no_evidence():
     replayed = msgspec.structs.replace(tick("bitcoin.usd", "3", T0, "coingecko"), replay=True)
     assert book.apply_tick(replayed, now=5)
     assert book.alive_at(("coingecko", "bitcoin.usd")) is None
+    # ...but the heartbeats of the feeder that replayed it do.
+    book.apply_status(status("coingecko", connected=True, age_ms=2000), now=6)
+    assert book.alive_at(("coingecko", "bitcoin.usd")) == 4

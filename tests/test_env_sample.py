@@ -1,0 +1,65 @@
+"""``.env.sample`` documents every variable any process reads."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
+
+from feeder.settings import FeederSettings
+from forwarder.settings import ForwarderSettings
+from gateway.settings import GatewaySettings
+from launcher.stack import StackPorts
+from simulator.settings import SimulatorSettings
+
+SAMPLE = Path(__file__).resolve().parent.parent / ".env.sample"
+SETTINGS = [FeederSettings, ForwarderSettings, GatewaySettings, SimulatorSettings, StackPorts]
+
+
+def variables(cls: type[BaseSettings]) -> dict[str, object]:
+    """The environment variable of every field of ``cls``, with its default."""
+    prefix = cls.model_config.get("env_prefix", "")
+    names = {}
+    for name, field in cls.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            env = alias.choices[0]
+        elif isinstance(alias, str):
+            env = alias
+        else:
+            env = f"{prefix}{name}".upper()
+        names[env] = field.default
+    return names
+
+
+def documented() -> dict[str, str]:
+    lines = SAMPLE.read_text().splitlines()
+    return dict(
+        match.groups()
+        for line in lines
+        if (match := re.fullmatch(r"#? ?([A-Z][A-Z0-9_]+)=(.*)", line.strip()))
+    )
+
+
+@pytest.mark.parametrize("cls", SETTINGS, ids=lambda cls: cls.__name__)
+def test_every_variable_is_documented(cls):
+    missing = set(variables(cls)) - set(documented())
+    assert not missing, f"add to .env.sample: {sorted(missing)}"
+
+
+def test_documented_defaults_are_the_real_ones():
+    sample = documented()
+    for cls in SETTINGS:
+        for env, default in variables(cls).items():
+            if default is None or env.startswith("STACK_"):
+                continue
+            shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+            assert sample[env] == shown, env
+
+
+def test_nothing_documented_is_unknown():
+    known = set().union(*(variables(cls) for cls in SETTINGS))
+    assert set(documented()) - known == set()
