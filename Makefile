@@ -8,16 +8,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PY_DIRS := $(wildcard bench common feeder forwarder gateway launcher simulator loadtest tests)
 
-.PHONY: help install test lint format clean demo run bench-http bench-latency
+.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt scripts/install-system.sh
+$(STAMP): pyproject.toml constraints.txt package-lock.json scripts/install-system.sh
 	scripts/install-system.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,ops]'
+	npm install --no-audit --no-fund --loglevel=error  # dbmate, pinned in package.json and the lock
 	touch $@
 
 install: $(STAMP)  ## create .venv and install everything the project needs (system packages too)
@@ -37,6 +38,9 @@ bench-http: $(STAMP)  ## one replica's requests/s against a bare FastAPI app (20
 bench-latency: $(STAMP)  ## from the simulator sending a price to the API showing it
 	$(BIN)/python -m bench.latency --seconds 30
 
+bench-writer: $(STAMP)  ## the tick writer's throughput into Postgres and its buffer's memory
+	$(BIN)/python -m bench.writer --ticks 200000 --batch 1000 5000 20000
+
 lint: $(STAMP)  ## black, isort and pylint, as CI runs them
 	$(BIN)/black --check $(PY_DIRS)
 	$(BIN)/isort --check-only $(PY_DIRS)
@@ -46,5 +50,5 @@ format: $(STAMP)  ## rewrite the code with black and isort
 	$(BIN)/black $(PY_DIRS)
 	$(BIN)/isort $(PY_DIRS)
 
-clean:  ## remove the virtualenv and run-time state
-	rm -rf $(VENV) run
+clean:  ## remove the virtualenv, node_modules and run-time state (the private database too)
+	rm -rf $(VENV) node_modules "$$(readlink -f run/pg)" run

@@ -6,7 +6,8 @@ a shape, the snapshot holds that shape's bytes and tag, ``If-None-Match`` picks 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from typing import Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -19,6 +20,7 @@ from gateway.rates import Rates
 from gateway.recipes import BASES, DIRECTIONS, QUOTES
 from gateway.render import iso_ms
 from gateway.responses import PrebuiltResponse, rejection
+from gateway.writer import TickWriter
 
 _CSV = {"type": "array", "items": {"type": "string"}}
 QUERY_PARAMETERS = [
@@ -115,10 +117,20 @@ class PrebuiltRoute(APIRoute):
         return self.endpoint
 
 
-def install_routes(app: FastAPI, rates: Rates, ready: Callable[[], tuple[bool, str]]) -> None:
-    """Add the routes to ``app``, bound to one gateway's rates (no globals: each app has its
-    own). Added to the app itself: an included router is one more layer of matching."""
+class Served(Protocol):
+    """What the routes read from one gateway."""
+
+    rates: Rates
+    writer: TickWriter | None
+
+    def ready(self) -> tuple[bool, str]: ...
+
+
+def install_routes(app: FastAPI, gateway: Served) -> None:
+    """Add the routes to ``app``, bound to one gateway (no globals: each app has its own).
+    Added to the app itself: an included router is one more layer of matching."""
     router = app.router
+    rates = gateway.rates
 
     async def courses(request: Request) -> Response:
         shape = shape_of(request.scope["query_string"])
@@ -174,7 +186,11 @@ def install_routes(app: FastAPI, rates: Rates, ready: Callable[[], tuple[bool, s
             }
             for status in sorted(book.feeders.values(), key=lambda s: s.feeder_id)
         ]
-        return JSONResponse({"instruments": instruments, "feeders": feeders})
+        writer = gateway.writer
+        stored = None
+        if writer is not None:
+            stored = {**dataclasses.asdict(writer.stats), "pending": writer.pending}
+        return JSONResponse({"instruments": instruments, "feeders": feeders, "writer": stored})
 
     @router.get("/healthz", tags=["operations"], summary="The process is alive")
     async def healthz() -> JSONResponse:
@@ -182,7 +198,7 @@ def install_routes(app: FastAPI, rates: Rates, ready: Callable[[], tuple[bool, s
 
     @router.get("/readyz", tags=["operations"], summary="Warm and subscribed: send traffic here")
     async def readyz() -> JSONResponse:
-        is_ready, reason = ready()
+        is_ready, reason = gateway.ready()
         return JSONResponse(
             {"status": "ready" if is_ready else "not ready", "reason": reason},
             status_code=200 if is_ready else 503,

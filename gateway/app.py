@@ -1,5 +1,5 @@
 """The app factory: ``create_app(settings)`` builds one gateway whose lifespan owns every
-background task (the subscriber now; the writer and the warm start with persistence)."""
+background task: the subscriber, the writer, retention and the warm start."""
 
 from __future__ import annotations
 
@@ -7,15 +7,21 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Coroutine
 from contextlib import asynccontextmanager
 
+import asyncpg
 import zmq.asyncio
 from fastapi import FastAPI
 
 from gateway.api import install_routes
+from gateway.database import open_pool
 from gateway.rates import Rates
+from gateway.retention import run_retention
 from gateway.settings import GatewaySettings
 from gateway.subscriber import Subscriber
+from gateway.warm import warm_start
+from gateway.writer import TickWriter
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +33,17 @@ class Gateway:
         self.settings = settings
         self.rates = Rates(settings.budgets(), settings.http_cache_max_age)
         self.subscriber: Subscriber | None = None
+        self.writer: TickWriter | None = None
+        self.pool: asyncpg.Pool | None = None
+        self.warmed = asyncio.Event()
         self._context: zmq.asyncio.Context | None = None
         self._tasks: list[asyncio.Task] = []
 
     def ready(self) -> tuple[bool, str]:
-        """Ready once the book can price something and a forwarder is connected."""
+        """Ready once warmed up from Postgres, with a forwarder connected and something to
+        serve."""
+        if not self.warmed.is_set():
+            return False, "warming up from Postgres"
         if self.subscriber is None or not self.subscriber.connected:
             return False, "not connected to any forwarder"
         if not self.rates.has_data():
@@ -39,21 +51,58 @@ class Gateway:
         return True, f"subscribed through {len(self.subscriber.connected)} forwarder(s)"
 
     async def start(self) -> None:
+        """Subscribe first, then warm the book from Postgres, then keep following (the Clone
+        pattern), storing every tick on the way."""
+        settings = self.settings
+        if settings.database_url is not None:
+            self.pool = await open_pool(settings.database_url.get_secret_value())
+            if settings.gateway_write_ticks:
+                self.writer = TickWriter(
+                    self.pool,
+                    settings.writer_batch_size,
+                    settings.writer_flush_interval,
+                    settings.writer_buffer_limit,
+                )
+        else:
+            log.warning("no DATABASE_URL: ticks are not stored and the book starts empty")
         self._context = zmq.asyncio.Context()
-        self.subscriber = Subscriber(self._context, self.settings.zmq_sub_endpoints, self.rates)
+        sinks = [self.writer.submit] if self.writer is not None else []
+        self.subscriber = Subscriber(self._context, settings.zmq_sub_endpoints, self.rates, sinks)
         self._run_forever(self.subscriber.run(), "subscriber")
-        log.info("subscribing to %s", ", ".join(self.settings.zmq_sub_endpoints))
+        log.info("subscribing to %s", ", ".join(settings.zmq_sub_endpoints))
+        if self.writer is not None:
+            self._run_forever(self.writer.run(), "writer")
+            self._run_forever(
+                run_retention(
+                    self.pool,
+                    settings.retention_days,
+                    settings.retention_batch,
+                    settings.retention_interval,
+                ),
+                "retention",
+            )
+        if self.pool is not None:
+            self._tasks.append(asyncio.create_task(self._warm_up(), name="warm-start"))
+        else:
+            self.warmed.set()
 
-    def _run_forever(self, coroutine, name: str) -> None:
+    async def _warm_up(self) -> None:
+        await warm_start(self.pool, self.rates, self.settings.warm_start_timeout)
+        self.warmed.set()
+
+    def _run_forever(self, coroutine: Coroutine, name: str) -> None:
         task = asyncio.create_task(coroutine, name=name)
         task.add_done_callback(_exit_if_died)
         self._tasks.append(task)
 
     async def stop(self) -> None:
+        """Cancel every task (the writer stores what it holds first) and close connections."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.pool is not None:
+            await self.pool.close()
         if self._context is not None:
             self._context.term()
             self._context = None
@@ -93,5 +142,5 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.gateway = gateway
-    install_routes(app, gateway.rates, gateway.ready)
+    install_routes(app, gateway)
     return app

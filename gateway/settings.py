@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field, PositiveFloat
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
 
 from common.settings import SubscriberSettings
 from gateway.pricing import Budgets
@@ -22,6 +22,24 @@ class GatewaySettings(SubscriberSettings):
 
     #: ``Cache-Control: max-age`` of answers, seconds.
     http_cache_max_age: int = Field(default=1, ge=0, le=60)
+
+    #: Postgres, e.g. ``postgres://user:password@host:5432/rates?sslmode=disable``. Without it
+    #: the gateway neither stores ticks nor warms up from them.
+    database_url: SecretStr | None = None
+    #: false makes a read-only replica: it warms up from Postgres but stores nothing.
+    gateway_write_ticks: bool = True
+    #: A flush stores at most this many ticks in one statement...
+    writer_batch_size: PositiveInt = 5000
+    #: ...and happens at least this often (seconds) while ticks are waiting.
+    writer_flush_interval: PositiveFloat = 0.5
+    #: Ticks held through a Postgres outage; past it the oldest are dropped (and counted).
+    writer_buffer_limit: PositiveInt = 200_000
+    #: How long a starting gateway waits for Postgres to warm its book, seconds.
+    warm_start_timeout: PositiveFloat = 5.0
+    #: Ticks older than this many days are deleted, in batches, every RETENTION_INTERVAL s.
+    retention_days: PositiveFloat = 30.0
+    retention_interval: PositiveFloat = 3600.0
+    retention_batch: PositiveInt = 5000
 
     def budgets(self) -> Budgets:
         return Budgets(

@@ -1,45 +1,99 @@
-"""``python -m launcher demo|run``: write supervisord's configuration and hand over to it.
+"""``python -m launcher demo|run``: the whole stack on 127.0.0.1 under supervisord.
 
 ``demo`` starts the exchange simulator and points the feeders at it; ``run`` uses the real
-exchanges. supervisord stays in the foreground: Ctrl-C or SIGTERM stops every process.
+exchanges. Without ``DATABASE_URL`` a private PostgreSQL cluster runs in ``run/pg``. The
+launcher starts supervisord, applies the migrations, then starts the gateways, and stays in the
+foreground: Ctrl-C or SIGTERM stops every process.
 ``supervisorctl -c run/supervisord.conf stop gateway-1`` stops one.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
-from launcher.stack import DEMO, RUN, StackPorts, programs
+from launcher.migrate import ROOT, MigrationFailed, migrate
+from launcher.postgres import EmbeddedPostgres
+from launcher.stack import DEMO, RUN, Program, StackSettings, programs
 from launcher.supervisor import render
 
-ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
 
 
-def main() -> None:
-    """Write the configuration, then exec supervisord (or print the configuration)."""
+def _database(settings: StackSettings, run_dir: Path) -> tuple[str, list[Program], dict]:
+    """The database URL, the program running it (if private), the gateways' extra settings."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value(), [], {}
+    cluster = EmbeddedPostgres(run_dir / "pg", settings.postgres_port)
+    if cluster.initialise():
+        print(f"created a private PostgreSQL cluster in {cluster.home}", flush=True)
+    server = Program(
+        "postgres",
+        argv=tuple(cluster.server_command()),
+        priority=5,
+        user=cluster.owner,
+        stop_signal="INT",  # "fast" shutdown: TERM would wait for every client to leave
+    )
+    return cluster.url, [server], {"DATABASE_URL": cluster.url}
+
+
+def _supervisorctl(config: Path, *arguments: str) -> None:
+    subprocess.run(
+        [str(BIN / "supervisorctl"), "-c", str(config), *arguments],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def main() -> int:
+    """Start the stack and wait for supervisord; its exit status is ours."""
     parser = argparse.ArgumentParser(prog="python -m launcher", description=__doc__)
     parser.add_argument("mode", choices=(DEMO, RUN))
     parser.add_argument("--run-dir", type=Path, default=ROOT / "run", help="state and sockets")
     parser.add_argument("--print-config", action="store_true", help="print it and exit")
     args = parser.parse_args()
+    settings = StackSettings()
     run_dir = args.run_dir.resolve()
-    config = render(programs(args.mode, StackPorts()), run_dir, ROOT, sys.executable)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    database_url, database_programs, gateway_env = _database(settings, run_dir)
+    stack = database_programs + programs(args.mode, settings, gateway_env)
+    config = render(stack, run_dir, ROOT, sys.executable)
     if args.print_config:
         print(config)
-        return
-    run_dir.mkdir(parents=True, exist_ok=True)
+        return 0
     config_path = run_dir / "supervisord.conf"
     config_path.write_text(config)
-    supervisord = shutil.which("supervisord", path=str(Path(sys.executable).parent))
-    if supervisord is None:
-        raise SystemExit("supervisord is not installed: run `make install`")
     print(f"starting the {args.mode} stack: supervisorctl -c {config_path} status", flush=True)
-    os.execv(supervisord, [supervisord, "-c", str(config_path)])
+    supervisord = subprocess.Popen(  # pylint: disable=consider-using-with
+        [str(BIN / "supervisord"), "-c", str(config_path)]
+    )
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda number, _frame: supervisord.send_signal(number))
+    try:
+        print(migrate(database_url), flush=True)
+        gateways = [p.name for p in stack if not p.autostart]
+        _wait_for_socket(run_dir / "supervisor.sock", supervisord)
+        _supervisorctl(config_path, "start", *gateways)
+    except (MigrationFailed, subprocess.SubprocessError, OSError) as error:
+        print(f"CRITICAL the stack cannot start: {error}", file=sys.stderr, flush=True)
+        supervisord.terminate()
+        supervisord.wait()
+        return 1
+    return supervisord.wait()
+
+
+def _wait_for_socket(path: Path, supervisord: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if supervisord.poll() is not None or time.monotonic() > deadline:
+            raise OSError(f"supervisord did not come up (no {path})")
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -5,17 +5,20 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO = "demo"
 RUN = "run"
 
 
-class StackPorts(BaseSettings):
-    """Ports of the native stack; the defaults are the documented ones. Tests move them."""
+class StackSettings(BaseSettings):
+    """Ports of the native stack (the defaults are the documented ones; tests move them) and
+    the database it uses."""
 
-    model_config = SettingsConfigDict(env_prefix="STACK_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="STACK_", env_file=".env", extra="ignore", frozen=True
+    )
 
     gateway_ports: tuple[int, ...] = (8001, 8002)
     #: (XSUB, XPUB) of each forwarder
@@ -24,29 +27,41 @@ class StackPorts(BaseSettings):
     sim_binance_ws_ports: tuple[int, int] = (9443, 9444)
     sim_binance_rest_port: int = 8901
     sim_coingecko_port: int = 8902
-    host: str = Field(default="127.0.0.1")
+    #: The private cluster's port, when no DATABASE_URL is given.
+    postgres_port: int = 5433
+    host: str = "127.0.0.1"
+    #: An existing PostgreSQL server; without it the stack runs a private cluster in run/pg.
+    database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
 
 
 @dataclass(frozen=True)
 class Program:
-    """One long-running process."""
+    """One long-running process: a Python module of ours, or another executable."""
 
     name: str
     #: the module run with ``python -m`` and its arguments
-    module: tuple[str, ...]
+    module: tuple[str, ...] = ()
+    #: or a whole command line
+    argv: tuple[str, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
     #: supervisord starts lower priorities first
     priority: int = 100
+    #: False: started by the launcher once what it needs is there (the schema, for gateways)
+    autostart: bool = True
+    #: the system user to run as (supervisord must run as root)
+    user: str | None = None
+    #: how the process is asked to stop
+    stop_signal: str = "TERM"
 
     def command(self, python: str = sys.executable) -> tuple[str, ...]:
-        return (python, "-m", *self.module)
+        return (python, "-m", *self.module) if self.module else self.argv
 
 
 def _tcp(host: str, port: int) -> str:
     return f"tcp://{host}:{port}"
 
 
-def simulator_urls(ports: StackPorts) -> dict[str, str]:
+def simulator_urls(ports: StackSettings) -> dict[str, str]:
     """The feeder settings that point every transport at the simulator."""
     host = ports.host
     return {
@@ -58,35 +73,38 @@ def simulator_urls(ports: StackPorts) -> dict[str, str]:
     }
 
 
-def programs(mode: str, ports: StackPorts) -> list[Program]:
-    """Every process of the stack in ``mode`` (``demo`` or ``run``)."""
+def _simulator(ports: StackSettings) -> Program:
+    return Program(
+        "simulator",
+        ("simulator",),
+        environment={
+            "SIM_HOST": ports.host,
+            "SIM_CONTROL_PORT": str(ports.sim_control_port),
+            "SIM_BINANCE_WS_PORTS": ",".join(map(str, ports.sim_binance_ws_ports)),
+            "SIM_BINANCE_REST_PORT": str(ports.sim_binance_rest_port),
+            "SIM_COINGECKO_PORT": str(ports.sim_coingecko_port),
+        },
+        priority=10,
+    )
+
+
+def programs(
+    mode: str, ports: StackSettings, database: dict[str, str] | None = None
+) -> list[Program]:
+    """Every process of the stack in ``mode`` (``demo`` or ``run``); ``database`` is extra
+    environment for the gateways (the private cluster's URL)."""
     if mode not in (DEMO, RUN):
         raise ValueError(f"mode must be {DEMO!r} or {RUN!r}, not {mode!r}")
     host = ports.host
     pub = ",".join(_tcp(host, xsub) for xsub, _ in ports.forwarder_ports)
     sub = ",".join(_tcp(host, xpub) for _, xpub in ports.forwarder_ports)
-    stack: list[Program] = []
-    if mode == DEMO:
-        stack.append(
-            Program(
-                "simulator",
-                ("simulator",),
-                {
-                    "SIM_HOST": host,
-                    "SIM_CONTROL_PORT": str(ports.sim_control_port),
-                    "SIM_BINANCE_WS_PORTS": ",".join(map(str, ports.sim_binance_ws_ports)),
-                    "SIM_BINANCE_REST_PORT": str(ports.sim_binance_rest_port),
-                    "SIM_COINGECKO_PORT": str(ports.sim_coingecko_port),
-                },
-                priority=10,
-            )
-        )
+    stack: list[Program] = [_simulator(ports)] if mode == DEMO else []
     for number, (xsub, xpub) in enumerate(ports.forwarder_ports, start=1):
         stack.append(
             Program(
                 f"forwarder-{number}",
                 ("forwarder",),
-                {
+                environment={
                     "FORWARDER_XSUB_BIND": _tcp(host, xsub),
                     "FORWARDER_XPUB_BIND": _tcp(host, xpub),
                 },
@@ -99,7 +117,7 @@ def programs(mode: str, ports: StackPorts) -> list[Program]:
             Program(
                 f"feeder-{transport}",
                 ("feeder", transport),
-                {"ZMQ_PUB_ENDPOINTS": pub, **exchange_urls},
+                environment={"ZMQ_PUB_ENDPOINTS": pub, **exchange_urls},
                 priority=30,
             )
         )
@@ -108,8 +126,14 @@ def programs(mode: str, ports: StackPorts) -> list[Program]:
             Program(
                 f"gateway-{number}",
                 ("gateway",),
-                {"ZMQ_SUB_ENDPOINTS": sub, "GATEWAY_HOST": host, "GATEWAY_PORT": str(port)},
+                environment={
+                    "ZMQ_SUB_ENDPOINTS": sub,
+                    "GATEWAY_HOST": host,
+                    "GATEWAY_PORT": str(port),
+                    **(database or {}),
+                },
                 priority=40,
+                autostart=False,
             )
         )
     return stack

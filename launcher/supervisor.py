@@ -42,16 +42,17 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 """]
     for program in programs:
         command = " ".join(program.command(python))
+        user = f"user={program.user}\n" if program.user else ""
         sections.append(f"""[program:{program.name}]
 command={command}
 directory={workdir}
 environment={_environment(program)}
-priority={program.priority}
-autostart=true
+{user}priority={program.priority}
+autostart={str(program.autostart).lower()}
 autorestart=true
 startsecs=1
 startretries=1000
-stopsignal=TERM
+stopsignal={program.stop_signal}
 stopwaitsecs=10
 stopasgroup=true
 killasgroup=true

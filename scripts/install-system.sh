@@ -10,6 +10,12 @@ need() {  # need <command> <debian package>
 
 need python3 python3
 need wrk wrk                      # the HTTP benchmark's load generator
+need npm npm                      # installs dbmate, pinned in package-lock.json
+need runuser util-linux           # runs the private PostgreSQL cluster as postgres when root
+# The private PostgreSQL cluster (make demo, make test) needs the server's binaries.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    packages+=(postgresql)
+fi
 python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)
 
 if ((${#packages[@]})); then

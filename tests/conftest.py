@@ -4,6 +4,8 @@ import pytest
 
 from tests.procs import ProcessGroup
 
+pytest_plugins = ["tests.db"]
+
 
 @pytest.fixture
 def procs(tmp_path, request):

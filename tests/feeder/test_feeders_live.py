@@ -170,11 +170,14 @@ def test_a_refused_host_fails_over_to_the_other(procs, mesh, listener):
     # so the feeder keeps trying both until the fault expires.
     injected = time.monotonic()
     sim.inject("binance-ws", "refuse", port=sim.ws_ports[1], seconds=2)
+    wait_status(listener, "binance-ws", lambda s: not s.connected, timeout=3)
+    lost = time.monotonic()  # every tick from now on came through a new connection
     wait_for(lambda: port_in_use(listener) == sim.ws_ports[1], 10, what="back on the host")
-    wait_ticks(listener, "binance-ws", count=1, timeout=10)
-    recovery = first_tick_after(listener, "binance-ws", injected)
+    recovery = first_tick_after(listener, "binance-ws", lost) + lost - injected
     print(f"refused host in use for 2 s: ticks back {recovery:.2f} s after the fault began")
-    assert recovery <= 2 + 1.5
+    # The fault's 2 s, then at worst one attempt on the dead host and one backoff (1 s cap)
+    # before each try of the live one.
+    assert recovery <= 2 + 2 * 1.0 + 0.5
 
 
 def test_every_connection_dropped_then_back(procs, mesh, listener):
@@ -184,9 +187,10 @@ def test_every_connection_dropped_then_back(procs, mesh, listener):
     injected = time.monotonic()
     sim.inject("binance-ws", "drop", seconds=2)
     wait_status(listener, "binance-ws", lambda s: not s.connected, timeout=3)
-    noticed = time.monotonic() - injected
+    lost = time.monotonic()  # every tick from now on came through a new connection
+    noticed = lost - injected
     wait_ticks(listener, "binance-ws", count=1, timeout=10)
-    back = first_tick_after(listener, "binance-ws", injected)
+    back = first_tick_after(listener, "binance-ws", lost) + noticed
     print(f"drop for 2 s: noticed after {noticed:.2f} s, ticks back after {back:.2f} s")
     assert noticed <= 1.5  # the next heartbeat says so
     assert back <= 2 + 1.5  # the fault, then at most one capped backoff
@@ -246,8 +250,9 @@ def test_429_is_honoured_through_retry_after(procs, mesh, listener, transport):
     injected = time.monotonic()
     sim.inject(transport, "429", seconds=2)
     wait_status(listener, transport, lambda s: not s.connected, timeout=3)
+    limited = time.monotonic()  # a 429 came back: ticks from now on came after it
     wait_ticks(listener, transport, count=1, timeout=8)
-    back = first_tick_after(listener, transport, injected)
+    back = first_tick_after(listener, transport, limited) + limited - injected
     answered = sim.state()["frames_sent"][transport] - served_before
     print(f"{transport} 429 for 2 s: back after {back:.2f} s, {answered} answers meanwhile")
     assert back >= 1.5  # it waited for Retry-After, not its usual 0.5 s interval
@@ -263,10 +268,10 @@ def test_rest_failures_recover(procs, mesh, listener, fault):
     sim.inject("binance-rest", fault, seconds=2)
     wait_for(lambda: time.monotonic() - injected > 2, 3)
     wait_ticks(listener, "binance-rest", count=1, timeout=8)
-    back = first_tick_after(listener, "binance-rest", injected)
+    back = first_tick_after(listener, "binance-rest", injected + 2)
     status = wait_status(listener, "binance-rest")
-    print(f"binance-rest {fault} for 2 s: ticks back after {back:.2f} s")
-    assert back <= 2 + 2.0
+    print(f"binance-rest {fault} for 2 s: ticks back {back:.2f} s after the fault ended")
+    assert back <= 2.0  # one backoff (1 s cap) or timeout (1 s), then one poll
     if fault == "malformed":
         assert status.errors > errors_before
     assert procs.processes[-1].alive()

@@ -4,8 +4,12 @@ import asyncio
 
 import httpx
 
+from common.wire import now_ms
+from gateway import store
 from gateway.app import create_app
+from gateway.database import open_pool
 from gateway.settings import GatewaySettings
+from tests.gateway.ticks import binance_ticks
 from tests.procs import free_port
 
 
@@ -32,3 +36,25 @@ def test_two_apps_share_nothing():
     first = create_app(GatewaySettings())
     second = create_app(GatewaySettings())
     assert first.state.gateway.rates is not second.state.gateway.rates
+
+
+async def test_a_read_only_replica_warms_up_but_stores_nothing(database_url):
+    pool = await open_pool(database_url)
+    async with pool.acquire() as connection:
+        await store.insert_ticks(connection, binance_ticks(now_ms() - 5000))
+    await pool.close()
+    settings = GatewaySettings(
+        zmq_sub_endpoints=(f"tcp://127.0.0.1:{free_port()}",),
+        database_url=database_url,
+        gateway_write_ticks=False,
+    )
+    app = create_app(settings)
+    gateway = app.state.gateway
+    async with app.router.lifespan_context(app):
+        await asyncio.wait_for(gateway.warmed.wait(), 5)
+        assert gateway.writer is None
+        assert [t.get_name() for t in gateway._tasks] == [  # pylint: disable=protected-access
+            "subscriber",
+            "warm-start",
+        ]
+        assert len(gateway.rates.book.ticks) == 3

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -35,15 +37,31 @@ def _all_served(port: int) -> bool:
     return response.status_code == 200 and len(response.json()["courses"]) == 8
 
 
-def test_demo_runs_restarts_and_stops_everything(procs: ProcessGroup, tmp_path: Path):
+@pytest.fixture(name="run_dir")
+def run_dir_fixture(tmp_path: Path) -> Iterator[Path]:
+    """The launcher's run directory; its private cluster may live elsewhere, behind a link."""
+    run_dir = tmp_path / "run"
+    yield run_dir
+    shutil.rmtree((run_dir / "pg").resolve(), ignore_errors=True)
+
+
+def test_demo_runs_restarts_and_stops_everything(procs: ProcessGroup, run_dir: Path):
     env = _ports()
     gateway_ports = json.loads(env["STACK_GATEWAY_PORTS"])
-    run_dir = tmp_path / "run"
     supervisor = procs.spawn("launcher", ["launcher", "demo", "--run-dir", str(run_dir)], env=env)
     for port in gateway_ports:
         wait_for(lambda port=port: _all_served(port), 30, what=f"gateway on {port}")
     output = supervisor.output()
     assert "[gateway-1]" in output and "[feeder-binance-ws]" in output  # lines name their process
+    assert "Applied: 2026" in output  # dbmate ran before the gateways started
+    wait_for(
+        lambda: httpx.get(f"http://127.0.0.1:{gateway_ports[0]}/api/v1/sources").json()["writer"][
+            "stored"
+        ]
+        > 0,
+        10,
+        what="ticks stored in the private cluster",
+    )
 
     ctl = [
         str(Path(sys.executable).parent / "supervisorctl"),

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from launcher.stack import DEMO, RUN, StackPorts, programs
+from launcher.stack import DEMO, RUN, StackSettings, programs
 from launcher.supervisor import render
 
 
 def test_demo_points_every_feeder_at_the_simulator():
-    stack = {p.name: p for p in programs(DEMO, StackPorts())}
+    stack = {p.name: p for p in programs(DEMO, StackSettings())}
     assert list(stack) == [
         "simulator",
         "forwarder-1",
@@ -33,18 +33,18 @@ def test_demo_points_every_feeder_at_the_simulator():
 
 
 def test_run_uses_the_real_exchanges():
-    stack = programs(RUN, StackPorts())
+    stack = programs(RUN, StackSettings())
     assert "simulator" not in {p.name for p in stack}
     assert all("BINANCE_WS_URLS" not in p.environment for p in stack)
 
 
 def test_an_unknown_mode_is_refused():
     with pytest.raises(ValueError):
-        programs("prod", StackPorts())
+        programs("prod", StackSettings())
 
 
 def test_supervisord_config_restarts_and_names_every_process(tmp_path: Path):
-    text = render(programs(DEMO, StackPorts()), tmp_path, Path("/repo"), "/venv/bin/python")
+    text = render(programs(DEMO, StackSettings()), tmp_path, Path("/repo"), "/venv/bin/python")
     config = configparser.RawConfigParser()
     config.read_string(text)
     sections = [s for s in config.sections() if s.startswith("program:")]

@@ -1,0 +1,177 @@
+"""The batched, idempotent tick writer: nothing the gateway was given is lost or doubled.
+
+* ``submit`` never blocks and never waits for Postgres: it appends to a bounded buffer.
+* A flush takes up to ``batch_size`` ticks when that many are waiting or every
+  ``flush_interval`` seconds, whichever comes first, and stores them in one statement.
+* Through an outage the batch in hand is retried with a jittered, capped backoff; new ticks keep
+  queueing. Past ``buffer_limit`` the oldest are dropped, counted and logged at ERROR.
+* The same exchange event arrives several times (two forwarders, feeders' replays); recent keys
+  are remembered so copies never reach the buffer, and the table's key makes any that do
+  harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import asyncpg
+
+from common.backoff import Backoff
+from common.logs import Throttle
+from common.wire import Tick
+from gateway import store
+from gateway.database import DATABASE_ERRORS
+
+log = logging.getLogger(__name__)
+
+#: How many recent event keys are remembered to skip copies: copies come within a second.
+RECENT_KEYS = 4096
+
+
+@dataclass
+class WriterStats:
+    """What the writer did since it started."""
+
+    submitted: int = 0  #: ticks given to the writer
+    copies_skipped: int = 0  #: the same event again, never buffered
+    stored: int = 0  #: rows inserted
+    already_stored: int = 0  #: sent but stored before (a retry, another replica)
+    dropped: int = 0  #: lost past the buffer limit
+    batches: int = 0
+    retries: int = 0
+    last_batch_size: int = 0
+    last_flush_seconds: float = 0.0
+
+
+class TickWriter:
+    """Buffers ticks and stores them in batches; ``run`` until cancelled."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        batch_size: int = 5000,
+        flush_interval: float = 0.5,
+        buffer_limit: int = 100_000,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.pool = pool
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.buffer_limit = buffer_limit
+        self.backoff = backoff or Backoff(0.25, 5.0)
+        self.stats = WriterStats()
+        self._buffer: deque[store.Row] = deque()
+        self._in_flight: list[store.Row] = []
+        self._recent: dict[tuple[str, str, int], None] = {}
+        self._full = asyncio.Event()
+        self._drop_log = Throttle(10.0)
+        self._error_log = Throttle(10.0)
+        self._failing = False
+
+    @property
+    def pending(self) -> int:
+        """Ticks given but not yet stored."""
+        return len(self._buffer) + len(self._in_flight)
+
+    def submit(self, tick: Tick) -> None:
+        """Queue ``tick`` for storage; O(1), never waits."""
+        self.stats.submitted += 1
+        row = store.row_of(tick)
+        key = row[:3]  # the event: source, instrument, exchange time
+        if key in self._recent:
+            self.stats.copies_skipped += 1
+            return
+        self._recent[key] = None
+        if len(self._recent) > RECENT_KEYS:
+            del self._recent[next(iter(self._recent))]
+        if len(self._buffer) >= self.buffer_limit:
+            self._buffer.popleft()
+            self.stats.dropped += 1
+            held = self._drop_log.ready()
+            if held is not None:
+                log.error(
+                    "writer buffer full (%d ticks): dropped the oldest (%d dropped in all)",
+                    self.buffer_limit,
+                    self.stats.dropped,
+                )
+        self._buffer.append(row)
+        if len(self._buffer) >= self.batch_size:
+            self._full.set()
+
+    async def run(self) -> None:
+        """Flush forever; on cancellation, one last bounded attempt to store what is pending."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.flush_interval
+        try:
+            while True:
+                if len(self._buffer) < self.batch_size:
+                    try:
+                        await asyncio.wait_for(self._full.wait(), max(0.0, due - loop.time()))
+                    except TimeoutError:
+                        pass
+                self._full.clear()
+                while len(self._buffer) >= self.batch_size:
+                    await self._flush_one_batch()
+                if loop.time() >= due:
+                    # The interval is up: whatever waits goes now, however few.
+                    while self._buffer:
+                        await self._flush_one_batch()
+                    due = loop.time() + self.flush_interval
+        except asyncio.CancelledError:
+            await self._final_flush()
+            raise
+
+    async def _flush_one_batch(self) -> None:
+        count = min(self.batch_size, len(self._buffer))
+        self._in_flight = [self._buffer.popleft() for _ in range(count)]
+        while True:
+            started = time.monotonic()
+            try:
+                async with self.pool.acquire() as connection:
+                    inserted = await store.insert_rows(connection, self._in_flight)
+            except DATABASE_ERRORS as error:
+                self._failing = True
+                self.stats.retries += 1
+                delay = self.backoff.next_delay()
+                if self._error_log.ready() is not None:
+                    log.error(
+                        "storing %d ticks failed (%s: %s); retrying, %d pending",
+                        len(self._in_flight),
+                        type(error).__name__,
+                        error,
+                        self.pending,
+                    )
+                await asyncio.sleep(delay)
+                continue
+            if self._failing:
+                self._failing = False
+                log.info("storing ticks again; %d pending", self.pending)
+            self.backoff.reset()
+            self._record(len(self._in_flight), inserted, time.monotonic() - started)
+            self._in_flight = []
+            return
+
+    def _record(self, size: int, inserted: int, seconds: float) -> None:
+        stats = self.stats
+        stats.batches += 1
+        stats.stored += inserted
+        stats.already_stored += size - inserted
+        stats.last_batch_size = size
+        stats.last_flush_seconds = seconds
+
+    async def _final_flush(self, timeout: float = 3.0) -> None:
+        if not self.pending:
+            return
+        if self._in_flight:
+            self._buffer.extendleft(reversed(self._in_flight))
+            self._in_flight = []
+        try:
+            async with asyncio.timeout(timeout):
+                while self._buffer:
+                    await self._flush_one_batch()
+        except TimeoutError:
+            log.error("stopping with %d ticks not stored", self.pending)

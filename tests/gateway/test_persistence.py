@@ -1,0 +1,181 @@
+"""The store, the writer, the warm start and retention against a real, migrated PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+
+import asyncpg
+import msgspec
+import pytest
+
+from common.wire import now_ms
+from gateway import store
+from gateway.database import open_pool
+from gateway.pricing import Budgets
+from gateway.query import ALL
+from gateway.rates import Rates
+from gateway.retention import DAY_MS, delete_expired
+from gateway.warm import warm_start
+from gateway.writer import TickWriter
+from launcher.migrate import dbmate
+from tests.gateway.ticks import binance_ticks, coingecko_ticks, tick
+from tests.procs import free_port
+
+pytestmark = pytest.mark.integration
+
+
+async def rows(url: str, query: str = "SELECT count(*) FROM ticks"):
+    connection = await asyncpg.connect(url)
+    try:
+        return await connection.fetchval(query)
+    finally:
+        await connection.close()
+
+
+async def drain(writer: TickWriter, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while writer.pending:
+            await asyncio.sleep(0.01)
+
+
+def test_migrations_go_up_down_and_up_again(database_url):
+    assert "Applied: 1" in dbmate(database_url, "status")
+    dbmate(database_url, "down")
+    assert asyncio.run(rows(database_url, "SELECT to_regclass('ticks') IS NULL"))
+    dbmate(database_url, "up")
+    assert asyncio.run(rows(database_url)) == 0
+
+
+async def test_a_tick_round_trips_exactly(database_url):
+    original = tick("BTCUSDT", "97123.45000001", exchange_ts=now_ms())
+    pool = await open_pool(database_url)
+    try:
+        async with pool.acquire() as connection:
+            assert await store.insert_ticks(connection, [original]) == 1
+            (loaded,) = await store.latest_ticks(connection, [("binance", "BTCUSDT")])
+    finally:
+        await pool.close()
+    assert loaded == original
+    assert loaded.price.as_tuple() == Decimal("97123.45000001").as_tuple()
+
+
+async def test_the_same_event_is_stored_once_however_it_arrives(database_url):
+    event = tick("ETHUSDT", "3400.5", exchange_ts=now_ms())
+    copies = [
+        event,  # through forwarder 1
+        event,  # through forwarder 2
+        msgspec.structs.replace(event, replay=True),  # the feeder's replay
+        msgspec.structs.replace(event, feeder_id="binance-ws-2", seq=99),  # a second feeder
+    ]
+    pool = await open_pool(database_url)
+    writer = TickWriter(pool, batch_size=100, flush_interval=0.05)
+    task = asyncio.create_task(writer.run())
+    try:
+        for copy in copies:
+            writer.submit(copy)
+        await drain(writer)
+        # A retried batch, or another replica storing the same event: the key holds.
+        async with pool.acquire() as connection:
+            assert await store.insert_ticks(connection, copies) == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await pool.close()
+    assert await rows(database_url) == 1
+    assert writer.stats.stored == 1
+    assert writer.stats.copies_skipped == 3
+
+
+async def test_flushes_by_batch_size_or_interval(database_url):
+    pool = await open_pool(database_url)
+    writer = TickWriter(pool, batch_size=10, flush_interval=0.3)
+    task = asyncio.create_task(writer.run())
+    try:
+        start = now_ms()
+        for n in range(25):
+            writer.submit(tick("BTCUSDT", "1", exchange_ts=start + n))
+        await asyncio.sleep(0.1)  # two full batches go at once, the rest waits for the interval
+        assert writer.stats.batches == 2 and writer.pending == 5
+        await drain(writer)
+        assert writer.stats.batches == 3 and writer.stats.last_batch_size == 5
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await pool.close()
+    assert await rows(database_url) == 25
+
+
+async def test_a_full_buffer_drops_the_oldest_counted_and_logged(caplog):
+    pool = await open_pool(f"postgres://nobody@127.0.0.1:{free_port()}/none")  # nothing there
+    writer = TickWriter(pool, batch_size=10, flush_interval=10, buffer_limit=100)
+    start = now_ms()
+    with caplog.at_level(logging.ERROR, logger="gateway.writer"):
+        for n in range(150):
+            writer.submit(tick("BTCUSDT", "1", exchange_ts=start + n))
+    await pool.close()
+    assert writer.pending == 100
+    assert writer.stats.dropped == 50
+    assert any("buffer full" in r.getMessage() for r in caplog.records)
+
+
+async def test_submit_never_waits_for_postgres():
+    pool = await open_pool(f"postgres://nobody@127.0.0.1:{free_port()}/none")
+    writer = TickWriter(pool, batch_size=1000, flush_interval=0.01)
+    task = asyncio.create_task(writer.run())
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        start = now_ms()
+        for n in range(20_000):
+            writer.submit(tick("BTCUSDT", "1", exchange_ts=start + n))
+        assert loop.time() - started < 1.0
+        await asyncio.sleep(0.3)
+        assert writer.stats.retries >= 1 and writer.pending == 20_000
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await pool.close()
+
+
+async def test_warm_start_serves_stored_values_stale_and_ignores_older_ones(database_url):
+    stamp = now_ms() - 60_000
+    pool = await open_pool(database_url)
+    try:
+        async with pool.acquire() as connection:
+            older = [tick("BTCUSDT", "1", exchange_ts=stamp - 1000)]
+            stored = binance_ticks(stamp) + coingecko_ticks(stamp)
+            await store.insert_ticks(connection, older + stored)
+        rates = Rates(Budgets())
+        live = tick("BTCUSDT", "97999", exchange_ts=stamp + 5)  # arrived before the load
+        rates.apply(live, asyncio.get_running_loop().time())
+        assert await warm_start(pool, rates, timeout=5) == len(stored) - 1
+    finally:
+        await pool.close()
+    assert rates.book.ticks[("binance", "BTCUSDT")].price == Decimal("97999")
+    assert rates.book.ticks[("binance", "ETHUSDT")].exchange_ts == stamp
+    answer = rates.snapshot.answer(ALL)
+    assert answer.status == 200 and answer.body.count(b'"stale":true') == 8
+
+
+async def test_warm_start_gives_up_when_postgres_does_not_answer():
+    pool = await open_pool(f"postgres://nobody@127.0.0.1:{free_port()}/none")
+    try:
+        assert await warm_start(pool, Rates(Budgets()), timeout=0.5) is None
+    finally:
+        await pool.close()
+
+
+async def test_retention_deletes_old_ticks_in_batches(database_url):
+    now = now_ms()
+    old = [tick("BTCUSDT", "1", exchange_ts=now - 40 * DAY_MS + n) for n in range(23)]
+    recent = [tick("BTCUSDT", "2", exchange_ts=now - n) for n in range(5)]
+    pool = await open_pool(database_url)
+    try:
+        async with pool.acquire() as connection:
+            await store.insert_ticks(connection, old + recent)
+        assert await delete_expired(pool, days=30, batch=7, pause=0) == 23
+    finally:
+        await pool.close()
+    assert await rows(database_url) == 5
