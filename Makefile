@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PY_DIRS := $(wildcard bench common feeder forwarder gateway launcher simulator loadtest tests)
 
-.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer
+.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer bench-cache
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ bench-latency: $(STAMP)  ## from the simulator sending a price to the API showin
 
 bench-writer: $(STAMP)  ## the tick writer's throughput into Postgres and its buffer's memory
 	$(BIN)/python -m bench.writer --ticks 200000 --batch 1000 5000 20000
+
+bench-cache: $(STAMP)  ## requests/s through HAProxy with its cache on and off
+	$(BIN)/python -m bench.haproxy_cache --seconds 10 --rounds 3
 
 lint: $(STAMP)  ## black, isort and pylint, as CI runs them
 	$(BIN)/black --check $(PY_DIRS)

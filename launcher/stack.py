@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,15 @@ class StackSettings(BaseSettings):
     sim_coingecko_port: int = 8902
     #: The private cluster's port, when no DATABASE_URL is given.
     postgres_port: int = 5433
+    haproxy_port: int = 8080
+    haproxy_stats_port: int = 8404
+    #: HAProxy's cache in front of the gateways: "on" or "off" (to measure without it).
+    haproxy_cache: Literal["on", "off"] = Field(default="on", validation_alias="HAPROXY_CACHE")
+    #: The stats page's credentials; a password is made up for each start when unset.
+    haproxy_stats_user: str = Field(default="admin", validation_alias="HAPROXY_STATS_USER")
+    haproxy_stats_password: SecretStr | None = Field(
+        default=None, validation_alias="HAPROXY_STATS_PASSWORD"
+    )
     host: str = "127.0.0.1"
     #: An existing PostgreSQL server; without it the stack runs a private cluster in run/pg.
     database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
@@ -85,6 +95,39 @@ def _simulator(ports: StackSettings) -> Program:
             "SIM_COINGECKO_PORT": str(ports.sim_coingecko_port),
         },
         priority=10,
+    )
+
+
+def haproxy_backend(ports: StackSettings) -> str:
+    """The native stack's ``backend gateways``: the replicas' ports on 127.0.0.1 (under
+    Compose, haproxy/gateways-compose.cfg finds them through Docker's DNS instead)."""
+    servers = "".join(
+        f"    server gateway-{number} {ports.host}:{port}\n"
+        for number, port in enumerate(ports.gateway_ports, start=1)
+    )
+    return (
+        "backend gateways\n"
+        "    balance roundrobin\n"
+        "    option httpchk GET /readyz\n"
+        "    http-check expect status 200\n"
+        "    default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2 check\n"
+        f"{servers}"
+    )
+
+
+def haproxy(ports: StackSettings, backend_file: str, password: str) -> Program:
+    """HAProxy in the foreground, configured by haproxy/haproxy.cfg and the backend file."""
+    return Program(
+        "haproxy",
+        argv=("haproxy", "-W", "-db", "-f", "haproxy/haproxy.cfg", "-f", backend_file),
+        environment={
+            "HAPROXY_HTTP_BIND": f"{ports.host}:{ports.haproxy_port}",
+            "HAPROXY_STATS_BIND": f"{ports.host}:{ports.haproxy_stats_port}",
+            "HAPROXY_STATS_USER": ports.haproxy_stats_user,
+            "HAPROXY_STATS_PASSWORD": password,
+            "HAPROXY_CACHE": ports.haproxy_cache,
+        },
+        priority=50,
     )
 
 

@@ -81,7 +81,8 @@ class Session:
         self._faults = faults
         self._config = config
         self._counters = counters
-        self._ticked = asyncio.Event()
+        #: the event time of the latest market step not sent yet (a slow client skips steps)
+        self._steps: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
         self._running = asyncio.Event()
         self._running.set()
         self._incoming = RollingLimit(config.message_limit, 1.0)
@@ -107,9 +108,11 @@ class Session:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def ticked(self) -> None:
-        """The market took a step."""
-        self._ticked.set()
+    def ticked(self, event_ms: int) -> None:
+        """The market took a step at ``event_ms``."""
+        if self._steps.full():
+            self._steps.get_nowait()
+        self._steps.put_nowait(event_ms)
 
     def on_frame(self, frame: Frame) -> None:
         """Every frame the client sends, before websockets handles it: the incoming limit."""
@@ -171,8 +174,7 @@ class Session:
 
     async def _send_ticks(self) -> None:
         while True:
-            await self._ticked.wait()
-            self._ticked.clear()
+            event_ms = await self._steps.get()
             if self.stalled or self._ending:
                 continue
             good = b""
@@ -180,14 +182,14 @@ class Session:
                 symbol = served_symbol(stream)
                 if symbol is not None:
                     ticker = self._market.ticker(symbol)
-                    good = self._event(stream, payloads.mini_ticker(ticker, now_ms()))
+                    good = self._event(stream, payloads.mini_ticker(ticker, event_ms))
                     await self._send(good)
             fault = self._faults.active(BINANCE_WS, self.port)
             if fault is not None and fault.name == MALFORMED:
                 if not good:
                     ticker = self._market.ticker(BINANCE_SYMBOLS[0])
-                    good = payloads.encode(payloads.mini_ticker(ticker, now_ms()))
-                _kind, bad = bad_frame(self._bad, good, now_ms(), self.subscriptions.combined)
+                    good = payloads.encode(payloads.mini_ticker(ticker, event_ms))
+                _kind, bad = bad_frame(self._bad, good, event_ms, self.subscriptions.combined)
                 self._bad += 1
                 await self._send(bad, malformed=True)
 

@@ -257,8 +257,9 @@ class BinanceStreams:
         for number, stream_port in self.ports.items():
             await stream_port.reconcile(fresh and port in (None, number))
 
-    def tick(self) -> None:
-        """The market took a step: every session sends its tickers."""
+    def tick(self, event_ms: int) -> None:
+        """The market took a step at ``event_ms``: every session sends its tickers, all
+        stamped with that one event time, as Binance stamps an event whichever host sends it."""
         for port in self.ports.values():
             for session in port.sessions:
-                session.ticked()
+                session.ticked(event_ms)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from typing import Any
 
+from common.wire import now_ms
 from simulator.binance_rest import BinanceRest
 from simulator.binance_session import StreamConfig
 from simulator.binance_ws import BinanceStreams
@@ -260,7 +261,7 @@ class Simulator:
             self.market.advance()
             # CoinGecko refreshes on its own schedule, whether anyone asks or not.
             self.snapshots.get(self.market)
-            self.binance_ws.tick()
+            self.binance_ws.tick(now_ms())
 
     async def _run_faults(self) -> None:
         """Notice expired faults and undo their effects."""

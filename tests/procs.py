@@ -94,9 +94,15 @@ class ProcessGroup:
         self.processes: list[Process] = []
 
     def spawn(
-        self, name: str, args: list[str], env: dict[str, str] | None = None, python: bool = True
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        python: bool = True,
+        cwd: Path | None = None,
     ) -> Process:
-        """Start ``python -m args...`` (or ``args`` when ``python`` is false)."""
+        """Start ``python -m args...`` (or ``args`` when ``python`` is false), in the test's
+        directory unless ``cwd`` says otherwise."""
         log_path = self.workdir / f"{name}.log"
         child_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -111,7 +117,7 @@ class ProcessGroup:
         with log_path.open("ab") as log_file:
             popen = subprocess.Popen(  # pylint: disable=consider-using-with
                 command,
-                cwd=self.workdir,
+                cwd=cwd or self.workdir,
                 env=child_env,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,

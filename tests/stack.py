@@ -4,7 +4,11 @@ it is stopped when the test ends."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -172,3 +176,74 @@ def start_gateway(
     )
     wait_for(lambda: port_open(port), 15, what=f"{name} listening")
     return Gateway(process, port)
+
+
+@dataclass
+class Demo:
+    """``python -m launcher demo`` running on free ports, and how to drive it."""
+
+    process: Process
+    run_dir: Path
+    env: dict[str, str]
+
+    @property
+    def gateway_ports(self) -> list[int]:
+        return json.loads(self.env["STACK_GATEWAY_PORTS"])
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.env['STACK_HAPROXY_PORT']}"
+
+    @property
+    def stats(self) -> str:
+        return f"http://127.0.0.1:{self.env['STACK_HAPROXY_STATS_PORT']}"
+
+    def ctl(self, *arguments: str, check: bool = True) -> str:
+        """``supervisorctl`` on this stack; its output."""
+        command = [
+            str(Path(sys.executable).parent / "supervisorctl"),
+            "-c",
+            str(self.run_dir / "supervisord.conf"),
+            *arguments,
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=check)
+        return result.stdout
+
+    def pid(self, program: str) -> int:
+        return int(self.ctl("pid", program).strip())
+
+
+def demo_env(**extra: str) -> dict[str, str]:
+    """Free ports for every listener of the demo stack."""
+    return {
+        "STACK_GATEWAY_PORTS": json.dumps([free_port(), free_port()]),
+        "STACK_FORWARDER_PORTS": json.dumps([[free_port(), free_port()] for _ in range(2)]),
+        "STACK_SIM_CONTROL_PORT": str(free_port()),
+        "STACK_SIM_BINANCE_WS_PORTS": json.dumps([free_port(), free_port()]),
+        "STACK_SIM_BINANCE_REST_PORT": str(free_port()),
+        "STACK_SIM_COINGECKO_PORT": str(free_port()),
+        "STACK_POSTGRES_PORT": str(free_port()),
+        "STACK_HAPROXY_PORT": str(free_port()),
+        "STACK_HAPROXY_STATS_PORT": str(free_port()),
+        "HAPROXY_STATS_PASSWORD": "test-password",
+        **extra,
+    }
+
+
+def all_served(base_url: str) -> bool:
+    """All eight directions answered 200 at ``base_url``."""
+    try:
+        response = httpx.get(f"{base_url}/api/v1/courses", timeout=2)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and len(response.json()["courses"]) == 8
+
+
+def start_demo(group: ProcessGroup, run_dir: Path, **extra: str) -> Demo:
+    """The demo stack, serving through HAProxy; stop it with ``process.stop()`` (or let the
+    group do it)."""
+    env = demo_env(**extra)
+    process = group.spawn("launcher", ["launcher", "demo", "--run-dir", str(run_dir)], env=env)
+    demo = Demo(process, run_dir, env)
+    wait_for(lambda: all_served(demo.api), 40, what="the demo stack serving through HAProxy")
+    return demo

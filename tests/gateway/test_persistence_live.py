@@ -138,3 +138,55 @@ def test_a_gateway_restarted_with_the_exchanges_down_serves_stored_rates_at_once
     assert len(courses) == 8 and all(c["stale"] for c in courses)
     assert [c["value"] for c in courses] == [c["value"] for c in last["courses"]]
     assert ready.status_code == 200
+
+
+def test_two_websocket_feeders_on_different_hosts_store_each_event_once(
+    procs: ProcessGroup, database_url: str
+):
+    sim = start_sim(procs, SIM_TICK_INTERVAL="0.25")
+    forwarder = start_forwarder(procs)
+    gateway = start_gateway(
+        procs, [forwarder], DATABASE_URL=database_url, WRITER_FLUSH_INTERVAL="0.2"
+    )
+    listener = MeshListener([forwarder.xpub], prefix=b"tick.binance.")
+    try:
+        wait_for(lambda: subscribed(gateway.url), 10, what="gateway subscribed")
+        hosts = [f"ws://127.0.0.1:{port}" for port in sim.ws_ports]
+        feeders = [
+            start_feeder(
+                procs,
+                "binance-ws",
+                sim,
+                [forwarder],
+                BINANCE_WS_URLS=",".join(order),
+                FEEDER_ID=name,
+            )
+            for name, order in (("ws-a", hosts), ("ws-b", hosts[::-1]))
+        ]
+
+        def delivered(name: str) -> int:
+            return sum(1 for r in listener.ticks() if r.message.feeder_id == name)
+
+        wait_for(lambda: delivered("ws-a") > 30 and delivered("ws-b") > 30, 15, what="both")
+        for feeder in feeders:
+            feeder.stop()
+        time.sleep(1)
+        wait_for(lambda: writer_state(gateway.url)["pending"] == 0, 10, what="drained")
+        by_feeder = {
+            name: {
+                (r.message.source, r.message.instrument, r.message.exchange_ts)
+                for r in listener.ticks(live_only=False)
+                if r.message.feeder_id == name
+            }
+            for name in ("ws-a", "ws-b")
+        }
+        stored = asyncio.run(stored_keys(database_url))
+    finally:
+        listener.close()
+    both = by_feeder["ws-a"] & by_feeder["ws-b"]
+    print(
+        f"two binance-ws feeders: {len(by_feeder['ws-a'])} and {len(by_feeder['ws-b'])} events, "
+        f"{len(both)} the same; {len(stored)} rows stored"
+    )
+    assert len(both) > 0.9 * min(len(events) for events in by_feeder.values())
+    assert stored == by_feeder["ws-a"] | by_feeder["ws-b"]

@@ -1,0 +1,130 @@
+"""HAProxy in front of the native stack (``make demo``): the cache, the stats page, limits, and
+no single point of failure: a replica or a forwarder killed under load."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.api import ApiPoller, exchangers
+from tests.load import Load, in_flight
+from tests.procs import ProcessGroup, wait_for
+from tests.stack import Demo, start_demo
+
+pytestmark = pytest.mark.integration
+AUTH = ("admin", "test-password")
+
+
+@pytest.fixture(scope="module", name="demo")
+def demo_fixture(tmp_path_factory) -> Iterator[Demo]:
+    """The demo stack, shared by the module."""
+    workdir = tmp_path_factory.mktemp("demo")
+    group = ProcessGroup(workdir)
+    try:
+        yield start_demo(group, workdir / "run")
+    finally:
+        group.stop_all()
+        shutil.rmtree((workdir / "run" / "pg").resolve(), ignore_errors=True)
+
+
+def server_states(demo: Demo) -> dict[str, dict[str, str]]:
+    """The stats page's CSV rows of the gateways backend, by server name."""
+    text = httpx.get(f"{demo.stats}/;csv", auth=AUTH, timeout=5).text.lstrip("# ")
+    rows = csv.DictReader(io.StringIO(text))
+    return {row["svname"]: row for row in rows if row["pxname"] == "gateways"}
+
+
+def test_the_cache_answers_and_turns_if_none_match_into_304(demo: Demo):
+    url = f"{demo.api}/api/v1/courses?exchanger=coingecko"
+    first = httpx.get(url)
+    tag = first.headers["etag"]
+    hit = httpx.get(url)
+    assert hit.headers["x-cache"] == "HIT" and hit.content == first.content
+    not_modified = httpx.get(url, headers={"If-None-Match": tag})
+    assert not_modified.status_code == 304
+    assert not_modified.headers["x-cache"] == "HIT"
+    assert "content-length" not in not_modified.headers
+    assert not_modified.content == b""
+
+
+def test_the_cache_fills_when_every_client_sends_if_none_match(demo: Demo):
+    path = "/api/v1/courses?exchanger=coingecko&fill=1"
+    replica = f"http://127.0.0.1:{demo.gateway_ports[0]}"
+    httpx.get(f"{demo.api}{path}")  # cached once...
+    time.sleep(1.1)  # the cached copy expires
+    current = httpx.get(f"{replica}{path}").headers["etag"]
+    # Asked directly, a replica answers a current tag with an empty 304: nothing to cache...
+    assert httpx.get(f"{replica}{path}", headers={"If-None-Match": current}).status_code == 304
+    # ...so on a miss HAProxy asks without the tag, stores the full answer...
+    miss = httpx.get(f"{demo.api}{path}", headers={"If-None-Match": current})
+    assert miss.status_code == 200 and miss.headers["x-cache"] == "MISS"
+    # ...and the next conditional request is answered by the cache.
+    again = httpx.get(f"{demo.api}{path}", headers={"If-None-Match": miss.headers["etag"]})
+    assert again.status_code == 304 and again.headers["x-cache"] == "HIT"
+
+
+def test_the_stats_page_wants_credentials_and_metrics_are_exported(demo: Demo):
+    assert httpx.get(f"{demo.stats}/", timeout=5).status_code == 401
+    assert httpx.get(f"{demo.stats}/", auth=("admin", "wrong"), timeout=5).status_code == 401
+    assert httpx.get(f"{demo.stats}/", auth=AUTH, timeout=5).status_code == 200
+    metrics = httpx.get(f"{demo.stats}/metrics", timeout=5).text
+    assert 'haproxy_backend_active_servers{proxy="gateways"} 2' in metrics
+
+
+def test_oversized_requests_are_refused(demo: Demo):
+    huge = httpx.get(f"{demo.api}/api/v1/courses", headers={"X-Big": "x" * 9000}, timeout=5)
+    assert huge.status_code in (400, 431)
+    long_line = httpx.get(f"{demo.api}/api/v1/courses?direction={'A' * 9000}", timeout=5)
+    assert long_line.status_code in (400, 414, 431)
+
+
+def test_a_killed_replica_costs_at_most_the_requests_in_flight(demo: Demo):
+    load = Load(f"{demo.api}/api/v1/courses", concurrency=16)
+    time.sleep(2)
+    killed_at = time.monotonic()
+    subprocess.run(["kill", "-9", str(demo.pid("gateway-1"))], check=True)
+    # supervisord restarts it; HAProxy takes it back once /readyz says so.
+    wait_for(lambda: server_states(demo)["gateway-1"]["status"] == "DOWN", 5, what="marked down")
+    wait_for(lambda: server_states(demo)["gateway-1"]["status"] == "UP", 30, what="back up")
+    back_at = time.monotonic()
+    sessions = int(server_states(demo)["gateway-1"]["stot"])
+    time.sleep(2)
+    outcomes = load.stop()
+    failed = [o for o in outcomes if o.status != 200]
+    print(
+        f"gateway-1 killed under load: {len(failed)} failed of {len(outcomes)} requests "
+        f"({in_flight(outcomes, killed_at)} in flight at the kill); back in rotation "
+        f"{back_at - killed_at:.1f} s later"
+    )
+    assert len(failed) <= in_flight(outcomes, killed_at)
+    assert int(server_states(demo)["gateway-1"]["stot"]) > sessions  # serving again
+
+
+def test_a_killed_forwarder_costs_no_freshness(demo: Demo):
+    poller = ApiPoller(f"{demo.api}/api/v1/courses?x=forwarder", interval=0.05)
+    try:
+        time.sleep(1)
+        killed_at = time.monotonic()
+        subprocess.run(["kill", "-9", str(demo.pid("forwarder-1"))], check=True)
+        wait_for(
+            lambda: demo.ctl("pid", "forwarder-1", check=False).strip().isdigit()
+            and demo.pid("forwarder-1") > 0,
+            15,
+            what="forwarder-1 restarted",
+        )
+        time.sleep(6)  # longer than the 4 s a Binance value stays fresh without news
+        answers = poller.answers(since=killed_at)
+    finally:
+        poller.stop()
+    print(f"forwarder-1 killed: {len(answers)} answers meanwhile, all fresh from binance")
+    assert answers and all(a.status == 200 for a in answers)
+    assert all(exchangers(a.body) == {("binance", False)} for a in answers)
+    stamps = [a.body["courses"][0]["updated_at"] for a in answers]
+    assert len(set(stamps)) > 5  # prices kept moving throughout
