@@ -10,7 +10,6 @@ current ``If-None-Match``.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import tempfile
@@ -18,18 +17,14 @@ from pathlib import Path
 
 import httpx
 
-from bench.wrk import WrkResult, run_wrk
+from bench.wrk import WrkResult, run_wrk, wrk_arguments
 from tests.procs import ProcessGroup, free_port, port_open, wait_for
 from tests.stack import start_demo
 
 
 def main() -> None:
     """Measure and print."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=64)
-    args = parser.parse_args()
+    args = wrk_arguments(__doc__)
     results: dict[tuple[str, str], list[WrkResult]] = {}
     with tempfile.TemporaryDirectory() as workdir:
         group = ProcessGroup(Path(workdir))

@@ -9,7 +9,6 @@ The gateway is fed one set of ticks and then nothing, so its body (and tag) stay
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 import httpx
 import zmq
 
-from bench.wrk import WrkResult, run_wrk
+from bench.wrk import WrkResult, run_wrk, wrk_arguments
 from common.markets import BINANCE_SYMBOLS, COINGECKO_INSTRUMENTS
 from common.wire import Tick, encode, now_ms
 from tests.procs import ProcessGroup, free_port, port_open, wait_for
@@ -127,11 +126,7 @@ def report(results: dict[tuple[str, str], list[WrkResult]]) -> None:
 
 def main() -> None:
     """Measure and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=64)
-    args = parser.parse_args()
+    args = wrk_arguments(__doc__)
     results: dict[tuple[str, str], list[WrkResult]] = {}
     with tempfile.TemporaryDirectory() as workdir:
         group = ProcessGroup(Path(workdir))

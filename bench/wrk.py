@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import subprocess
@@ -40,3 +41,12 @@ def run_wrk(
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non_ok = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return WrkResult(rps, p50, p99, errors + (int(non_ok.group(1)) if non_ok else 0))
+
+
+def wrk_arguments(description: str, rounds: int = 3) -> argparse.Namespace:
+    """The command line every wrk benchmark takes: seconds per run, rounds, connections."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--connections", type=int, default=64)
+    return parser.parse_args()
