@@ -33,7 +33,7 @@ run: $(STAMP)  ## the whole stack on 127.0.0.1 against the real exchanges (Ctrl-
 	$(BIN)/python -m launcher run
 
 bench-http: $(STAMP)  ## one replica's requests/s against a bare FastAPI app (200 and 304)
-	$(BIN)/python -m bench.http_ratio --seconds 10 --rounds 5
+	$(BIN)/python -m bench.http_ratio --seconds 10
 
 bench-latency: $(STAMP)  ## from the simulator sending a price to the API showing it
 	$(BIN)/python -m bench.latency --seconds 30

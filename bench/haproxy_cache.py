@@ -11,21 +11,23 @@ current ``If-None-Match``.
 from __future__ import annotations
 
 import shutil
-import statistics
 import tempfile
 from pathlib import Path
 
 import httpx
 
-from bench.wrk import WrkResult, run_wrk, wrk_arguments
+from bench.wrk import alternate, print_medians, wrk_arguments
 from tests.procs import ProcessGroup, free_port, port_open, wait_for
 from tests.stack import start_demo
+
+
+def current_tag(api: str) -> str:
+    return httpx.get(f"{api}/api/v1/courses").headers["etag"]
 
 
 def main() -> None:
     """Measure and print."""
     args = wrk_arguments(__doc__)
-    results: dict[tuple[str, str], list[WrkResult]] = {}
     with tempfile.TemporaryDirectory() as workdir:
         group = ProcessGroup(Path(workdir))
         try:
@@ -53,14 +55,11 @@ def main() -> None:
             )
             wait_for(lambda: port_open(port), 10, what="the cacheless HAProxy")
             targets = {"cache on": demo.api, "cache off": f"http://127.0.0.1:{port}"}
-            for _ in range(args.rounds):
-                tag = httpx.get(f"{demo.api}/api/v1/courses").headers["etag"]
-                for mode, headers in (("GET", {}), ("If-None-Match", {"If-None-Match": tag})):
-                    for name, base in targets.items():
-                        result = run_wrk(
-                            f"{base}/api/v1/courses", args.seconds, args.connections, headers
-                        )
-                        results.setdefault((name, mode), []).append(result)
+            results = alternate(
+                {name: f"{base}/api/v1/courses" for name, base in targets.items()},
+                lambda: {"GET": {}, "If-None-Match": {"If-None-Match": current_tag(demo.api)}},
+                args,
+            )
         finally:
             group.stop_all()
             shutil.rmtree((Path(workdir) / "run" / "pg").resolve(), ignore_errors=True)
@@ -68,17 +67,7 @@ def main() -> None:
         f"through HAProxy: wrk -t1 -c{args.connections} -d{args.seconds}s, median of "
         f"{args.rounds} rounds"
     )
-    print(f"{'requests':<15}{'HAProxy':<11}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for mode in ("GET", "If-None-Match"):
-        for name in targets:
-            runs = results[(name, mode)]
-            print(
-                f"{mode:<15}{name:<11}"
-                f"{statistics.median(r.requests_per_second for r in runs):>10.0f}"
-                f"{statistics.median(r.p50_ms for r in runs):>9.2f}"
-                f"{statistics.median(r.p99_ms for r in runs):>9.2f}"
-                f"{sum(r.errors for r in runs):>8}"
-            )
+    print_medians(results, "requests")
 
 
 if __name__ == "__main__":

@@ -10,16 +10,14 @@ The gateway is fed one set of ticks and then nothing, so its body (and tag) stay
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
-import time
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import zmq
 
-from bench.wrk import WrkResult, run_wrk, wrk_arguments
+from bench.wrk import alternate, print_medians, wrk_arguments
 from common.markets import BINANCE_SYMBOLS, COINGECKO_INSTRUMENTS
 from common.wire import Tick, encode, now_ms
 from tests.procs import ProcessGroup, free_port, port_open, wait_for
@@ -75,15 +73,6 @@ def feed(xsub: str, ticks: list[Tick], url: str) -> None:
         context.term()
 
 
-def median_result(results: list[WrkResult]) -> WrkResult:
-    return WrkResult(
-        statistics.median(r.requests_per_second for r in results),
-        statistics.median(r.p50_ms for r in results),
-        statistics.median(r.p99_ms for r in results),
-        sum(r.errors for r in results),
-    )
-
-
 def start_both(group: ProcessGroup, workdir: Path) -> tuple[str, str, str]:
     """Start a fed gateway and the reference app with its body; their URLs and the tag."""
     forwarder = start_forwarder(group)
@@ -107,43 +96,28 @@ def start_both(group: ProcessGroup, workdir: Path) -> tuple[str, str, str]:
     return url, reference, etag
 
 
-def report(results: dict[tuple[str, str], list[WrkResult]]) -> None:
-    """Medians per app and answer, and the ratio gateway / reference of each round."""
-    print(f"{'answer':<7}{'app':<11}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for mode in ("200", "304"):
-        for name in ("gateway", "reference"):
-            r = median_result(results[(name, mode)])
-            print(
-                f"{mode:<7}{name:<11}{r.requests_per_second:>10.0f}{r.p50_ms:>9.2f}"
-                f"{r.p99_ms:>9.2f}{r.errors:>8}"
-            )
-        ratio = statistics.median(
-            g.requests_per_second / ref.requests_per_second
-            for g, ref in zip(results[("gateway", mode)], results[("reference", mode)])
-        )
-        print(f"{mode:<7}{'ratio':<11}{ratio:>10.2f}")
-
-
 def main() -> None:
     """Measure and print the table."""
-    args = wrk_arguments(__doc__)
-    results: dict[tuple[str, str], list[WrkResult]] = {}
+    args = wrk_arguments(__doc__, rounds=5)
     with tempfile.TemporaryDirectory() as workdir:
         group = ProcessGroup(Path(workdir))
         try:
             url, reference, etag = start_both(group, Path(workdir))
-            # Alternate the two apps so drifts in the machine's speed hit both alike.
-            for _ in range(args.rounds):
-                for mode, headers in (("200", {}), ("304", {"If-None-Match": etag})):
-                    for name, target in (("gateway", url), ("reference", reference)):
-                        result = run_wrk(target, args.seconds, args.connections, headers)
-                        results.setdefault((name, mode), []).append(result)
-                        time.sleep(1)
+            results = alternate(
+                {"gateway": url, "reference": reference},
+                lambda: {"200": {}, "304": {"If-None-Match": etag}},
+                args,
+            )
         finally:
             group.stop_all()
     print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, median of {args.rounds} rounds")
-    report(results)
-    sys.stdout.flush()
+    print_medians(results, "answer")
+    for mode in ("200", "304"):
+        ratio = statistics.median(
+            g.requests_per_second / ref.requests_per_second
+            for g, ref in zip(results[("gateway", mode)], results[("reference", mode)])
+        )
+        print(f"{mode:<15}{'gateway / reference':<21}{ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import statistics
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -50,3 +52,35 @@ def wrk_arguments(description: str, rounds: int = 3) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--connections", type=int, default=64)
     return parser.parse_args()
+
+
+Results = dict[tuple[str, str], list[WrkResult]]
+
+
+def alternate(
+    targets: Mapping[str, str],
+    modes: Callable[[], Mapping[str, Mapping[str, str]]],
+    args: argparse.Namespace,
+) -> Results:
+    """wrk on every target in every mode (mode -> request headers, asked anew each round),
+    alternating, so drifts in the machine's speed hit every target alike."""
+    results: Results = {}
+    for _ in range(args.rounds):
+        for mode, headers in modes().items():
+            for name, url in targets.items():
+                result = run_wrk(url, args.seconds, args.connections, dict(headers))
+                results.setdefault((name, mode), []).append(result)
+    return results
+
+
+def print_medians(results: Results, first_column: str) -> None:
+    """One line per (target, mode): median req/s, p50, p99, and every error."""
+    print(f"{first_column:<15}{'target':<11}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for (name, mode), runs in sorted(results.items(), key=lambda item: item[0][::-1]):
+        print(
+            f"{mode:<15}{name:<11}"
+            f"{statistics.median(r.requests_per_second for r in runs):>10.0f}"
+            f"{statistics.median(r.p50_ms for r in runs):>9.2f}"
+            f"{statistics.median(r.p99_ms for r in runs):>9.2f}"
+            f"{sum(r.errors for r in runs):>8}"
+        )
