@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PY_DIRS := $(wildcard bench common feeder forwarder gateway launcher simulator loadtest tests)
+PY_DIRS := $(wildcard bench common feeder forwarder gateway launcher monitoring simulator loadtest tests)
 
 .PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer bench-cache
 
@@ -26,11 +26,14 @@ install: $(STAMP)  ## create .venv and install everything the project needs (sys
 test: $(STAMP)  ## install what is missing, then run the whole suite
 	$(BIN)/pytest
 
+# PROMETHEUS=1 also runs Prometheus (Debian's package) on 127.0.0.1:9090.
+STACK_FLAGS := $(if $(PROMETHEUS),--prometheus,)
+
 demo: $(STAMP)  ## the whole stack on 127.0.0.1 against the exchange simulator (Ctrl-C stops it)
-	$(BIN)/python -m launcher demo
+	$(BIN)/python -m launcher demo $(STACK_FLAGS)
 
 run: $(STAMP)  ## the whole stack on 127.0.0.1 against the real exchanges (Ctrl-C stops it)
-	$(BIN)/python -m launcher run
+	$(BIN)/python -m launcher run $(STACK_FLAGS)
 
 bench-http: $(STAMP)  ## one replica's requests/s against a bare FastAPI app (200 and 304)
 	$(BIN)/python -m bench.http_ratio --seconds 10

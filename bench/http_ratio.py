@@ -1,5 +1,7 @@
 """One gateway replica against a bare FastAPI app answering the same bytes, same server
-settings, same load tool (wrk), in the same run: requests per second for 200 and for 304.
+settings, same load tool (wrk), in the same run: requests per second for 200 and for 304. A
+second replica with its per-route HTTP metrics off (GATEWAY_HTTP_METRICS=false) shows what the
+instrumentation costs.
 
 ``python -m bench.http_ratio [--seconds 10] [--rounds 3]`` (``make bench-http``)
 
@@ -73,13 +75,20 @@ def feed(xsub: str, ticks: list[Tick], url: str) -> None:
         context.term()
 
 
-def start_both(group: ProcessGroup, workdir: Path) -> tuple[str, str, str]:
-    """Start a fed gateway and the reference app with its body; their URLs and the tag."""
+def start_all(group: ProcessGroup, workdir: Path) -> tuple[dict[str, str], str]:
+    """Two fed gateways (HTTP metrics on and off) and the reference app with their body;
+    their URLs by name, and the tag."""
     forwarder = start_forwarder(group)
-    gateway = start_gateway(group, [forwarder], LOG_LEVEL="WARNING")
-    url = f"{gateway.url}/api/v1/courses"
-    feed(forwarder.xsub, frozen_ticks(), url)
-    first = httpx.get(url)
+    gateways = {
+        "gateway": start_gateway(group, [forwarder], "gateway", LOG_LEVEL="WARNING"),
+        "no metrics": start_gateway(
+            group, [forwarder], "gateway-bare", LOG_LEVEL="WARNING", GATEWAY_HTTP_METRICS="false"
+        ),
+    }
+    urls = {name: f"{gateway.url}/api/v1/courses" for name, gateway in gateways.items()}
+    for url in urls.values():
+        feed(forwarder.xsub, frozen_ticks(), url)
+    first = httpx.get(urls["gateway"])
     body, etag = first.content, first.headers["etag"]
     (workdir / "body.json").write_bytes(body)
     port = free_port()
@@ -89,11 +98,12 @@ def start_both(group: ProcessGroup, workdir: Path) -> tuple[str, str, str]:
         env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
     wait_for(lambda: port_open(port), 15, what="reference app")
-    reference = f"http://127.0.0.1:{port}/api/v1/courses"
-    assert httpx.get(reference).content == body
-    for target in (url, reference):
-        assert httpx.get(target, headers={"If-None-Match": etag}).status_code == 304
-    return url, reference, etag
+    urls["reference"] = f"http://127.0.0.1:{port}/api/v1/courses"
+    for url in urls.values():
+        answer = httpx.get(url)
+        assert answer.content == body, "every app must answer the same bytes"
+        assert httpx.get(url, headers={"If-None-Match": etag}).status_code == 304
+    return urls, etag
 
 
 def main() -> None:
@@ -102,22 +112,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         group = ProcessGroup(Path(workdir))
         try:
-            url, reference, etag = start_both(group, Path(workdir))
-            results = alternate(
-                {"gateway": url, "reference": reference},
-                lambda: {"200": {}, "304": {"If-None-Match": etag}},
-                args,
-            )
+            urls, etag = start_all(group, Path(workdir))
+            results = alternate(urls, lambda: {"200": {}, "304": {"If-None-Match": etag}}, args)
         finally:
             group.stop_all()
     print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, median of {args.rounds} rounds")
     print_medians(results, "answer")
     for mode in ("200", "304"):
-        ratio = statistics.median(
-            g.requests_per_second / ref.requests_per_second
-            for g, ref in zip(results[("gateway", mode)], results[("reference", mode)])
-        )
-        print(f"{mode:<15}{'gateway / reference':<21}{ratio:.2f}")
+        for name in ("gateway", "no metrics"):
+            ratio = statistics.median(
+                g.requests_per_second / ref.requests_per_second
+                for g, ref in zip(results[(name, mode)], results[("reference", mode)])
+            )
+            print(f"{mode:<15}{name + ' / reference':<26}{ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,14 @@ class ServiceSettings(BaseSettings):
         setup_logging(self.log_level, self.log_format == "json", self.service_name or default_name)
 
 
-class PublisherSettings(ServiceSettings):
+class MetricsSettings(ServiceSettings):
+    """A process that serves Prometheus metrics on a port of its own (0: none)."""
+
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+
+
+class PublisherSettings(MetricsSettings):
     """A process that publishes onto the mesh: it connects to every forwarder's XSUB side."""
 
     zmq_pub_endpoints: CommaList = ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:5557")

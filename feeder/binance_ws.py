@@ -83,7 +83,8 @@ class BinanceWsFeed:
         self._malformed_log = Throttle(10.0)
         self._opened = 0
         self._background: set[asyncio.Task] = set()
-        self.rotations = 0
+        #: why the next connection is needed, for the reconnect metrics
+        self._reason = "start"
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -112,14 +113,13 @@ class BinanceWsFeed:
         if current.reader.done():
             self._lost(current)
             return None
-        reason = "serverShutdown" if current.shutdown_announced.is_set() else "rotation"
-        replacement = await self._replace(current.url, reason)
+        self._reason = "serverShutdown" if current.shutdown_announced.is_set() else "rotation"
+        replacement = await self._replace(current.url, self._reason)
         if replacement is None:
             # Keep reading the old connection (it may live a while yet) and try again shortly.
             current.replace_at = time.monotonic() + self.backoff.next_delay()
             current.shutdown_announced.clear()
             return current
-        self.rotations += 1
         self._in_background(current.close())
         return replacement
 
@@ -133,10 +133,13 @@ class BinanceWsFeed:
         self.health.connected = False
         if isinstance(error, StreamStalled):
             self.health.stalls += 1
+            self._reason = "stall"
             log.warning("%s: %s; reconnecting", connection.url, error)
         elif isinstance(error, websockets.ConnectionClosedOK):
+            self._reason = "closed"
             log.warning("%s: closed by the server: %s; reconnecting", connection.url, error)
         else:
+            self._reason = "lost"
             log.error("%s: connection lost: %s", connection.url, _describe(error))
         self._in_background(connection.ws.close())
         self._next_url += 1
@@ -196,7 +199,7 @@ class BinanceWsFeed:
             raise error or StreamStalled(f"no data within {self.stall_seconds} s of connecting")
         self._opened += 1
         if self._opened > 1:
-            self.health.reconnects += 1
+            self.health.reconnected(self._reason)
         self.health.connected = True
         self.health.endpoint = url
         log.info("%s: connected and receiving", url)

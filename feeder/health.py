@@ -5,7 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from common.markets import BINANCE_REST, BINANCE_WS, COINGECKO_REST
 from common.wire import Status, now_ms
+
+#: Why each transport replaces a connection.
+RECONNECT_REASONS: dict[str, tuple[str, ...]] = {
+    BINANCE_WS: ("stall", "lost", "closed", "rotation", "serverShutdown"),
+    BINANCE_REST: ("recovered",),
+    COINGECKO_REST: ("recovered",),
+}
 
 
 class FeedHealth:
@@ -30,12 +38,20 @@ class FeedHealth:
         self.reconnects = 0
         self.stalls = 0
         self.rate_limited = 0
+        #: why connections were replaced; every reason present from the start, at 0, so a
+        #: dashboard shows a flat line rather than no data
+        self.reconnect_reasons: dict[str, int] = dict.fromkeys(RECONNECT_REASONS[transport], 0)
         self._last_message_at: float | None = None
 
     def message_received(self) -> None:
         """A good exchange message arrived."""
         self.messages += 1
         self._last_message_at = self._clock()
+
+    def reconnected(self, reason: str) -> None:
+        """A new connection replaced one that ended for ``reason``."""
+        self.reconnects += 1
+        self.reconnect_reasons[reason] = self.reconnect_reasons.get(reason, 0) + 1
 
     def last_message_age(self) -> float | None:
         """Seconds since the last good message, or ``None`` before the first."""

@@ -119,7 +119,7 @@ class Poller:
         self.health.message_received()
         if not self.health.connected:
             if self._succeeded_once:
-                self.health.reconnects += 1
+                self.health.reconnected("recovered")
             log.info("%s answering", self.target.url)
         self.health.connected = True
         self._succeeded_once = True

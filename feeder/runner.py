@@ -8,6 +8,7 @@ import os
 import socket
 
 import zmq
+from prometheus_client import CollectorRegistry
 
 from common.backoff import Backoff
 from common.lifecycle import run_until_signalled
@@ -19,8 +20,10 @@ from common.markets import (
     TRANSPORT_SOURCE,
 )
 from common.mesh import publisher as pub_socket
+from common.metrics import serve_metrics
 from feeder.binance_ws import BinanceWsFeed
 from feeder.health import FeedHealth
+from feeder.metrics import FeederCollector
 from feeder.polling import Poller
 from feeder.publisher import Publisher
 from feeder.settings import FeederSettings
@@ -60,6 +63,9 @@ async def run_feeder(transport: str, settings: FeederSettings) -> None:
     sock = pub_socket(context, settings.zmq_pub_endpoints)
     publisher = Publisher(sock, health, SOURCE_INSTRUMENTS[source])
     feed = build_feed(transport, settings, publisher, health)
+    registry = CollectorRegistry()
+    registry.register(FeederCollector(health))
+    serve_metrics(registry, settings.metrics_host, settings.metrics_port)
     log.info(
         "feeder %s starting: publishing to %s",
         feeder_id,

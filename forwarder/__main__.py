@@ -6,7 +6,11 @@ import logging
 import signal
 import threading
 
+from prometheus_client import CollectorRegistry
+
+from common.metrics import serve_metrics
 from common.settings import load_settings
+from forwarder.metrics import ForwarderCollector
 from forwarder.proxy import Forwarder
 from forwarder.settings import ForwarderSettings
 
@@ -32,6 +36,9 @@ def main() -> None:
         )
         raise SystemExit(1) from None
     log.info("forwarding %s (XSUB) -> %s (XPUB)", *forwarder.bound)
+    registry = CollectorRegistry()
+    registry.register(ForwarderCollector(forwarder))
+    serve_metrics(registry, settings.metrics_host, settings.metrics_port)
     stop.wait()
     log.info("stopping")
     forwarder.stop()

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from common.settings import ServiceSettings
+from common.settings import MetricsSettings
 
 
-class ForwarderSettings(ServiceSettings):
+class ForwarderSettings(MetricsSettings):
     """Where one forwarder listens. A second forwarder runs with its own pair of endpoints."""
 
     #: Feeders' PUB sockets connect here.

@@ -158,6 +158,10 @@ def install_routes(app: FastAPI, gateway: Served) -> None:
             tags=["rates"],
             route_class_override=PrebuiltRoute,
         )
+    # Routing (Starlette's, and the metrics middleware's handler lookup) tries routes in order:
+    # the courses come first, not after FastAPI's four documentation routes.
+    hot = [route for route in router.routes if isinstance(route, PrebuiltRoute)]
+    router.routes[:] = hot + [route for route in router.routes if route not in hot]
 
     @router.get("/api/v1/sources", tags=["operations"], summary="What the book holds, per source")
     async def sources() -> JSONResponse:

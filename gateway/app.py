@@ -4,18 +4,27 @@ background task: the subscriber, the writer, retention and the warm start."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
+import time
 from collections.abc import Coroutine
 from contextlib import asynccontextmanager
 
 import asyncpg
 import zmq.asyncio
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from gateway.api import install_routes
 from gateway.database import open_pool
+from gateway.metrics import (
+    GatewayCollector,
+    WriterHistograms,
+    install_metrics_route,
+    instrument_http,
+)
 from gateway.rates import Rates
 from gateway.retention import run_retention
 from gateway.settings import GatewaySettings
@@ -36,6 +45,10 @@ class Gateway:
         self.writer: TickWriter | None = None
         self.pool: asyncpg.Pool | None = None
         self.warmed = asyncio.Event()
+        self.warm_start_seconds: float | None = None
+        self.registry = CollectorRegistry()
+        self.registry.register(GatewayCollector(self))
+        self._writer_histograms = WriterHistograms(self.registry)
         self._context: zmq.asyncio.Context | None = None
         self._tasks: list[asyncio.Task] = []
 
@@ -62,6 +75,7 @@ class Gateway:
                     settings.writer_batch_size,
                     settings.writer_flush_interval,
                     settings.writer_buffer_limit,
+                    on_flush=self._writer_histograms.observe,
                 )
         else:
             log.warning("no DATABASE_URL: ticks are not stored and the book starts empty")
@@ -85,9 +99,15 @@ class Gateway:
             self._tasks.append(asyncio.create_task(self._warm_up(), name="warm-start"))
         else:
             self.warmed.set()
+        # Everything built so far lives as long as the process: keep it out of the garbage
+        # collector's full passes, which otherwise stall requests (a p99 three times the p90).
+        gc.collect()
+        gc.freeze()
 
     async def _warm_up(self) -> None:
+        started = time.monotonic()
         await warm_start(self.pool, self.rates, self.settings.warm_start_timeout)
+        self.warm_start_seconds = time.monotonic() - started
         self.warmed.set()
 
     def _run_forever(self, coroutine: Coroutine, name: str) -> None:
@@ -104,7 +124,7 @@ class Gateway:
         if self.pool is not None:
             await self.pool.close()
         if self._context is not None:
-            self._context.term()
+            self._context.destroy(linger=0)  # whatever is left open, never wait on it
             self._context = None
 
 
@@ -143,4 +163,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.state.gateway = gateway
     install_routes(app, gateway)
+    install_metrics_route(app, gateway.registry)
+    if settings.gateway_http_metrics:
+        instrument_http(app, gateway.registry)
     return app

@@ -7,12 +7,12 @@ or when ``valid_until`` passes (the moment the first fresh course would go stale
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
+from common.markets import SOURCE_INSTRUMENTS
 from common.wire import Message, Tick
 from gateway.book import RateBook
 from gateway.pricing import Budgets, Course, price_all
-from gateway.recipes import DIRECTIONS
+from gateway.recipes import DIRECTIONS, SOURCE_ROLE
 from gateway.render import FILTERS, Snapshot
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,10 @@ class Rates:
         )
         self.valid_until = float("inf")
         self.messages = 0
-        #: called with (direction, previous course, new course) when the serving source changes
-        self.on_switch: list[Callable[[str, Course | None, Course | None], None]] = []
+        #: (direction, from, to) -> how often the direction's serving source changed
+        self.switches: dict[tuple[str, str, str], int] = {}
+        #: source -> every instrument of it fresh
+        self.source_up: dict[str, bool] = {}
 
     def apply(self, message: Message, now: float) -> None:
         """Take one message from the mesh; call :meth:`reprice` after a batch."""
@@ -50,13 +52,32 @@ class Rates:
     def reprice(self, now: float) -> bool:
         """Price every direction at ``now``; True if the answers changed."""
         pricings = {name: price_all(self.book, now, self.budgets, name) for name in FILTERS}
-        self.valid_until = min(p.valid_until for p in pricings.values())
+        sources_until = self._update_sources(now)
+        self.valid_until = min(sources_until, *(p.valid_until for p in pricings.values()))
         snapshot = Snapshot(pricings, self.cache_control)
         if snapshot.same_courses(self.snapshot):
             return False
         previous, self.snapshot = self.snapshot, snapshot
         self._report_switches(previous, snapshot)
         return True
+
+    def _update_sources(self, now: float) -> float:
+        """Mark each source up or down (logging changes); when the first up one would go down."""
+        earliest = float("inf")
+        for source, instruments in SOURCE_INSTRUMENTS.items():
+            budget = self.budgets.of(SOURCE_ROLE[source])
+            alive = [self.book.alive_at((source, instrument)) for instrument in instruments]
+            until = min((a + budget for a in alive if a is not None), default=float("-inf"))
+            up = None not in alive and until > now
+            if up:
+                earliest = min(earliest, until)
+            was = self.source_up.get(source)
+            if up and not was:
+                log.info("source %s up: every instrument fresh", source)
+            elif was and not up:
+                log.warning("source %s down: no sign of life within %g s", source, budget)
+            self.source_up[source] = up
+        return earliest
 
     def has_data(self) -> bool:
         return any(course is not None for course in self.snapshot.pricings[None].courses)
@@ -67,8 +88,8 @@ class Rates:
         for direction, old, new in zip(DIRECTIONS, before, after):
             if _serving(old) != _serving(new):
                 changes.setdefault((_serving(old), _serving(new)), []).append(direction)
-                for callback in self.on_switch:
-                    callback(direction, old, new)
+                key = (direction, _serving(old), _serving(new))
+                self.switches[key] = self.switches.get(key, 0) + 1
         for (old, new), directions in changes.items():
             listed = ", ".join(directions)
             if new.endswith("(stale)") and old != "nothing":

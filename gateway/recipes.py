@@ -100,3 +100,5 @@ BASES: tuple[str, ...] = tuple(dict.fromkeys(map(base_of, DIRECTIONS)))
 QUOTES: tuple[str, ...] = tuple(dict.fromkeys(map(quote_of, DIRECTIONS)))
 #: Sources in priority order.
 EXCHANGERS: tuple[str, ...] = (BINANCE, COINGECKO)
+#: How a source's own values age: Binance's books are live, CoinGecko refreshes every minute.
+SOURCE_ROLE: dict[str, Role] = {BINANCE: Role.LIVE, COINGECKO: Role.SLOW}

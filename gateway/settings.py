@@ -22,6 +22,9 @@ class GatewaySettings(SubscriberSettings):
 
     #: ``Cache-Control: max-age`` of answers, seconds.
     http_cache_max_age: int = Field(default=1, ge=0, le=60)
+    #: Per-route HTTP metrics (prometheus-fastapi-instrumentator); the domain metrics on
+    #: /metrics stay either way. Off only to measure what they cost.
+    gateway_http_metrics: bool = True
 
     #: Postgres, e.g. ``postgres://user:password@host:5432/rates?sslmode=disable``. Without it
     #: the gateway neither stores ticks nor warms up from them.

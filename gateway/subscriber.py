@@ -45,6 +45,9 @@ class Subscriber:
         for endpoint in self.endpoints:
             self.socket.connect(endpoint)
         self.connected: set[str] = set()
+        #: live ticks received, by (source, instrument); replays counted apart
+        self.received: dict[tuple[str, str], int] = {}
+        self.replays = 0
         self.decode_errors = 0
         self._decode_log = Throttle(10.0)
         self._reprice_timer: asyncio.TimerHandle | None = None
@@ -59,6 +62,9 @@ class Subscriber:
             await asyncio.gather(monitor, return_exceptions=True)
             if self._reprice_timer is not None:
                 self._reprice_timer.cancel()
+            # Here, not in the monitor task: a task cancelled before it ran never cleans up.
+            self.socket.disable_monitor()
+            self._monitor_socket.close(linger=0)
             self.socket.close(linger=0)
 
     async def _read(self) -> None:
@@ -87,6 +93,11 @@ class Subscriber:
             return
         self.rates.apply(message, now)
         if isinstance(message, Tick):
+            if message.replay:
+                self.replays += 1
+            else:
+                key = (message.source, message.instrument)
+                self.received[key] = self.received.get(key, 0) + 1
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("tick %s %s %s", message.source, message.instrument, message.price)
             for sink in self.tick_sinks:
@@ -113,6 +124,5 @@ class Subscriber:
                 else:
                     self.connected.discard(endpoint)
                     log.warning("lost forwarder %s", endpoint)
-        finally:
-            self.socket.disable_monitor()
-            monitor.close(linger=0)
+        except zmq.ZMQError:
+            return  # the socket was closed under us: stopping

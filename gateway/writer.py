@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -57,8 +58,11 @@ class TickWriter:
         flush_interval: float = 0.5,
         buffer_limit: int = 100_000,
         backoff: Backoff | None = None,
+        on_flush: Callable[[int, float], None] | None = None,
     ) -> None:
         self.pool = pool
+        #: told (batch size, seconds) after every stored batch, for the metrics
+        self.on_flush = on_flush
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.buffer_limit = buffer_limit
@@ -76,6 +80,12 @@ class TickWriter:
     def pending(self) -> int:
         """Ticks given but not yet stored."""
         return len(self._buffer) + len(self._in_flight)
+
+    def oldest_pending_ms(self) -> int | None:
+        """When the feeder read the oldest tick not yet stored (ms), or None: the writer's lag."""
+        if self._in_flight:
+            return self._in_flight[0][4]
+        return self._buffer[0][4] if self._buffer else None
 
     def submit(self, tick: Tick) -> None:
         """Queue ``tick`` for storage; O(1), never waits."""
@@ -162,6 +172,8 @@ class TickWriter:
         stats.already_stored += size - inserted
         stats.last_batch_size = size
         stats.last_flush_seconds = seconds
+        if self.on_flush is not None:
+            self.on_flush(size, seconds)
 
     async def _final_flush(self, timeout: float = 3.0) -> None:
         if not self.pending:

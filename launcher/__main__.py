@@ -28,6 +28,8 @@ from launcher.stack import (
     haproxy,
     haproxy_backend,
     programs,
+    prometheus,
+    prometheus_config,
 )
 from launcher.supervisor import render
 
@@ -60,7 +62,7 @@ def _database(settings: StackSettings, run_dir: Path) -> tuple[str, list[Program
     return cluster.url, [server], {"DATABASE_URL": cluster.url}
 
 
-def plan(mode: str, settings: StackSettings, run_dir: Path) -> Plan:
+def plan(mode: str, settings: StackSettings, run_dir: Path, with_prometheus: bool = False) -> Plan:
     """Every program of the stack, with the files they need written to ``run_dir``."""
     database_url, database_programs, gateway_env = _database(settings, run_dir)
     backend_file = run_dir / "haproxy-gateways.cfg"
@@ -75,6 +77,10 @@ def plan(mode: str, settings: StackSettings, run_dir: Path) -> Plan:
         *programs(mode, settings, gateway_env),
         haproxy(settings, str(backend_file), password),
     ]
+    if with_prometheus:
+        config_file = run_dir / "prometheus.yml"
+        config_file.write_text(prometheus_config(settings))
+        stack.append(prometheus(settings, str(config_file), str(run_dir / "prometheus")))
     return Plan(stack, database_url, password)
 
 
@@ -120,11 +126,14 @@ def main() -> int:
     parser.add_argument("mode", choices=(DEMO, RUN))
     parser.add_argument("--run-dir", type=Path, default=ROOT / "run", help="state and sockets")
     parser.add_argument("--print-config", action="store_true", help="print it and exit")
+    parser.add_argument(
+        "--prometheus", action="store_true", help="also run Prometheus (Debian's package)"
+    )
     args = parser.parse_args()
     settings = StackSettings()
     run_dir = args.run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    stack = plan(args.mode, settings, run_dir)
+    stack = plan(args.mode, settings, run_dir, args.prometheus)
     config = render(stack.programs, run_dir, ROOT, sys.executable)
     if args.print_config:
         print(config)
@@ -137,7 +146,12 @@ def main() -> int:
         f"starting the {args.mode} stack: supervisorctl -c {config_path} status\n"
         f"the API: http://{settings.host}:{settings.haproxy_port}/api/v1/courses, stats: "
         f"http://{settings.host}:{settings.haproxy_stats_port}/ "
-        f"({settings.haproxy_stats_user}{made_up})",
+        f"({settings.haproxy_stats_user}{made_up})"
+        + (
+            f"\nPrometheus: http://{settings.host}:{settings.prometheus_port}/"
+            if args.prometheus
+            else ""
+        ),
         flush=True,
     )
     return run(stack, config_path)

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO = "demo"
 RUN = "run"
+TRANSPORTS = ("binance-ws", "binance-rest", "coingecko")
 
 
 class StackSettings(BaseSettings):
@@ -39,6 +40,10 @@ class StackSettings(BaseSettings):
     haproxy_stats_password: SecretStr | None = Field(
         default=None, validation_alias="HAPROXY_STATS_PASSWORD"
     )
+    #: Each feeder's and forwarder's Prometheus metrics (gateways serve theirs on their port).
+    feeder_metrics_ports: tuple[int, int, int] = (9101, 9102, 9103)
+    forwarder_metrics_ports: tuple[int, ...] = (9111, 9112)
+    prometheus_port: int = 9090
     host: str = "127.0.0.1"
     #: An existing PostgreSQL server; without it the stack runs a private cluster in run/pg.
     database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
@@ -142,7 +147,8 @@ def programs(
     pub = ",".join(_tcp(host, xsub) for xsub, _ in ports.forwarder_ports)
     sub = ",".join(_tcp(host, xpub) for _, xpub in ports.forwarder_ports)
     stack: list[Program] = [_simulator(ports)] if mode == DEMO else []
-    for number, (xsub, xpub) in enumerate(ports.forwarder_ports, start=1):
+    forwarders = zip(ports.forwarder_ports, ports.forwarder_metrics_ports)
+    for number, ((xsub, xpub), metrics_port) in enumerate(forwarders, start=1):
         stack.append(
             Program(
                 f"forwarder-{number}",
@@ -150,17 +156,24 @@ def programs(
                 environment={
                     "FORWARDER_XSUB_BIND": _tcp(host, xsub),
                     "FORWARDER_XPUB_BIND": _tcp(host, xpub),
+                    "METRICS_HOST": host,
+                    "METRICS_PORT": str(metrics_port),
                 },
                 priority=20,
             )
         )
     exchange_urls = simulator_urls(ports) if mode == DEMO else {}
-    for transport in ("binance-ws", "binance-rest", "coingecko"):
+    for transport, metrics_port in zip(TRANSPORTS, ports.feeder_metrics_ports):
         stack.append(
             Program(
                 f"feeder-{transport}",
                 ("feeder", transport),
-                environment={"ZMQ_PUB_ENDPOINTS": pub, **exchange_urls},
+                environment={
+                    "ZMQ_PUB_ENDPOINTS": pub,
+                    "METRICS_HOST": host,
+                    "METRICS_PORT": str(metrics_port),
+                    **exchange_urls,
+                },
                 priority=30,
             )
         )
@@ -180,3 +193,40 @@ def programs(
             )
         )
     return stack
+
+
+def prometheus_config(ports: StackSettings, scrape_interval: str = "2s") -> str:
+    """The native stack's Prometheus configuration: every process on its port."""
+
+    def job(name: str, ports_: tuple[int, ...] | list[int]) -> str:
+        targets = ", ".join(f'"{ports.host}:{port}"' for port in ports_)
+        return f"  - job_name: {name}\n    static_configs:\n      - targets: [{targets}]\n"
+
+    return (
+        "# The native stack's Prometheus (make demo PROMETHEUS=1): written by the launcher\n"
+        "# from its ports (launcher/stack.py); this copy is for the default ports.\n"
+        "global:\n"
+        f"  scrape_interval: {scrape_interval}\n"
+        f"  evaluation_interval: {scrape_interval}\n"
+        "\n"
+        "scrape_configs:\n"
+        + job("gateways", ports.gateway_ports)
+        + job("feeders", ports.feeder_metrics_ports)
+        + job("forwarders", ports.forwarder_metrics_ports)
+        + job("haproxy", [ports.haproxy_stats_port])
+    )
+
+
+def prometheus(ports: StackSettings, config_file: str, data_dir: str) -> Program:
+    """Prometheus (Debian's package) scraping the native stack."""
+    return Program(
+        "prometheus",
+        argv=(
+            "prometheus",
+            f"--config.file={config_file}",
+            f"--storage.tsdb.path={data_dir}",
+            f"--web.listen-address={ports.host}:{ports.prometheus_port}",
+            "--log.level=warn",
+        ),
+        priority=60,
+    )

@@ -11,6 +11,7 @@ need() {  # need <command> <debian package>
 need python3 python3
 need haproxy haproxy              # balances the gateway replicas, caches their answers
 need wrk wrk                      # the HTTP benchmark's load generator
+need prometheus prometheus        # make demo PROMETHEUS=1, and the dashboards' test
 need npm npm                      # installs dbmate, pinned in package-lock.json
 need runuser util-linux           # runs the private PostgreSQL cluster as postgres when root
 # The private PostgreSQL cluster (make demo, make test) needs the server's binaries.

@@ -50,6 +50,39 @@ def wait_for(
         time.sleep(interval)
 
 
+def _session_members(session: int) -> list[int]:
+    """Processes of session ``session`` (every child is started as a session leader, and its
+    descendants stay in its session unless they leave it)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[3]) == session:  # after ")": state, ppid, pgrp, session
+            members.append(int(entry.name))
+    return members
+
+
+def _end_session(session: int, grace: float = 3.0) -> None:
+    """SIGTERM every process left in ``session``, SIGKILL what survives ``grace`` seconds."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        members = _session_members(session)
+        if not members:
+            return
+        for pid in members:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and _session_members(session):
+            time.sleep(0.05)
+
+
 class Process:
     """One child process with its output captured to a file."""
 
@@ -72,14 +105,17 @@ class Process:
         if self.alive():
             os.killpg(self.popen.pid, signum)
 
-    def stop(self, timeout: float = 5.0) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout``; returns the exit status."""
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; then whatever it started and left behind
+        (a process manager's children) goes the same way. Returns the exit status."""
         self.signal(signal.SIGTERM)
         try:
-            return self.popen.wait(timeout)
+            status = self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             self.signal(signal.SIGKILL)
-            return self.popen.wait(timeout)
+            status = self.popen.wait(timeout)
+        _end_session(self.popen.pid)
+        return status
 
     def kill(self) -> None:
         self.signal(signal.SIGKILL)

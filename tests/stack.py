@@ -225,6 +225,9 @@ def demo_env(**extra: str) -> dict[str, str]:
         "STACK_POSTGRES_PORT": str(free_port()),
         "STACK_HAPROXY_PORT": str(free_port()),
         "STACK_HAPROXY_STATS_PORT": str(free_port()),
+        "STACK_FEEDER_METRICS_PORTS": json.dumps([free_port(), free_port(), free_port()]),
+        "STACK_FORWARDER_METRICS_PORTS": json.dumps([free_port(), free_port()]),
+        "STACK_PROMETHEUS_PORT": str(free_port()),
         "HAPROXY_STATS_PASSWORD": "test-password",
         **extra,
     }
@@ -239,11 +242,15 @@ def all_served(base_url: str) -> bool:
     return response.status_code == 200 and len(response.json()["courses"]) == 8
 
 
-def start_demo(group: ProcessGroup, run_dir: Path, **extra: str) -> Demo:
-    """The demo stack, serving through HAProxy; stop it with ``process.stop()`` (or let the
-    group do it)."""
+def start_demo(
+    group: ProcessGroup, run_dir: Path, options: tuple[str, ...] = (), **extra: str
+) -> Demo:
+    """The demo stack (with the launcher's ``options``), serving through HAProxy; stop it with
+    ``process.stop()`` (or let the group do it)."""
     env = demo_env(**extra)
-    process = group.spawn("launcher", ["launcher", "demo", "--run-dir", str(run_dir)], env=env)
+    process = group.spawn(
+        "launcher", ["launcher", "demo", "--run-dir", str(run_dir), *options], env=env
+    )
     demo = Demo(process, run_dir, env)
     wait_for(lambda: all_served(demo.api), 40, what="the demo stack serving through HAProxy")
     return demo

@@ -54,7 +54,7 @@ def test_every_role_is_in_compose():
     replicas = {name for name in native if name.startswith("gateway-")}
     simulated_feeders = {f"{name}-sim" for name in native if name.startswith("feeder-")}
     assert set(PYTHON_SERVICES) == native - replicas | {"gateway"} | simulated_feeders
-    assert {"postgres", "dbmate", "haproxy"} <= set(SERVICES)
+    assert {"postgres", "dbmate", "haproxy", "prometheus", "grafana"} <= set(SERVICES)
 
 
 @pytest.mark.parametrize("service", PYTHON_SERVICES)
@@ -83,8 +83,17 @@ def test_every_variable_compose_reads_is_documented():
 
 
 def test_secrets_are_required_not_defaulted():
-    assert "${POSTGRES_PASSWORD:?" in COMPOSE_TEXT
-    assert "${HAPROXY_STATS_PASSWORD:?" in COMPOSE_TEXT
+    for secret in ("POSTGRES_PASSWORD", "HAPROXY_STATS_PASSWORD", "GRAFANA_ADMIN_PASSWORD"):
+        assert "${%s:?" % secret in COMPOSE_TEXT
+
+
+def test_prometheus_and_grafana_are_provisioned_from_files():
+    assert "./monitoring/prometheus/compose.yml:/etc/prometheus/prometheus.yml:ro" in (
+        SERVICES["prometheus"]["volumes"]
+    )
+    grafana = SERVICES["grafana"]["volumes"]
+    assert "./monitoring/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
+    assert "./monitoring/grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana
 
 
 def test_gateways_scale_and_wait_for_the_migrations():
@@ -100,7 +109,7 @@ def test_gateways_scale_and_wait_for_the_migrations():
 def test_images_are_pinned():
     for name, spec in SERVICES.items():
         if "image" in spec and "build" not in spec:
-            assert re.search(r":\d+\.\d+(\.\d+)?", spec["image"]), name
+            assert re.search(r":v?\d+\.\d+(\.\d+)?", spec["image"]), name
 
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

@@ -61,7 +61,14 @@ def test_documented_defaults_are_the_real_ones():
 
 
 #: Read by Docker Compose itself, or by the tests: no settings class of ours.
-OTHERS = {"COMPOSE_PROFILES", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
+OTHERS = {
+    "COMPOSE_PROFILES",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_DB",
+    "GRAFANA_ADMIN_USER",
+    "GRAFANA_ADMIN_PASSWORD",
+}
 
 
 def test_nothing_documented_is_unknown():

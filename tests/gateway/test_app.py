@@ -58,3 +58,28 @@ async def test_a_read_only_replica_warms_up_but_stores_nothing(database_url):
             "warm-start",
         ]
         assert len(gateway.rates.book.ticks) == 3
+
+
+async def test_metrics_are_exported_per_app():
+    settings = GatewaySettings(zmq_sub_endpoints=(f"tcp://127.0.0.1:{free_port()}",))
+    apps = [create_app(settings), create_app(settings)]  # one registry each: no clash
+    app = apps[0]
+    rates = app.state.gateway.rates
+    async with app.router.lifespan_context(app):
+        for message in binance_ticks(now_ms()):
+            rates.apply(message, asyncio.get_running_loop().time())
+        rates.reprice(asyncio.get_running_loop().time())
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            assert (await client.get("/api/v1/courses")).status_code == 200
+            assert (await client.get("/api/v1/courses?base=DOGE")).status_code == 422
+            text = (await client.get("/metrics")).text
+    assert 'http_requests_total{handler="/api/v1/courses",status="2xx"} 1.0' in text
+    assert 'http_request_duration_seconds_count{handler="/api/v1/courses"} 2.0' in text
+    assert 'status="4xx"' in text
+    assert 'rates_direction_source{direction="BTC-USD",exchanger="binance"} 1.0' in text
+    assert 'rates_direction_stale{direction="BTC-USD"} 0.0' in text
+    assert 'rates_source_up{source="binance"} 1.0' in text
+    assert 'rates_source_up{source="coingecko"} 0.0' in text
+    assert "rates_direction_age_seconds" in text
+    assert 'handler="/metrics"' not in text

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 from gateway.pricing import Budgets
 from gateway.query import ALL, Shape, shape_of
@@ -86,21 +85,3 @@ def test_a_filter_with_nothing_known_is_a_503():
     assert rates.snapshot.answer(shape_of(b"direction=BTC-USD")).status == 200
     assert rates.snapshot.answer(shape_of(b"direction=ETH-USD")).status == 503
     assert rates.snapshot.answer(shape_of(b"exchanger=binance")).status == 503
-
-
-def test_failover_and_total_loss_are_logged_at_their_levels(caplog):
-    caplog.set_level(logging.INFO, logger="gateway.rates")
-    rates = loaded()
-    rates.reprice(5.0)
-    rates.reprice(1000.0)
-    for message in binance_ticks(T0 + 10_000):
-        rates.apply(message, 1000.5)
-    rates.reprice(1000.5)
-    levels = [(r.levelname, r.getMessage().split(":")[0]) for r in caplog.records]
-    assert (
-        "WARNING",
-        "failover for BTC-USD, BTC-RUB, ETH-USD, ETH-RUB, USDTTRC-USD, "
-        "USDTTRC-RUB, USDTERC-USD, USDTERC-RUB",
-    ) in levels
-    assert any(level == "CRITICAL" and "every source is down" in msg for level, msg in levels)
-    assert levels[-1][0] == "INFO" and "binance" in caplog.records[-1].getMessage()

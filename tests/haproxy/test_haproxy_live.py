@@ -74,8 +74,12 @@ def test_the_stats_page_wants_credentials_and_metrics_are_exported(demo: Demo):
     assert httpx.get(f"{demo.stats}/", timeout=5).status_code == 401
     assert httpx.get(f"{demo.stats}/", auth=("admin", "wrong"), timeout=5).status_code == 401
     assert httpx.get(f"{demo.stats}/", auth=AUTH, timeout=5).status_code == 200
-    metrics = httpx.get(f"{demo.stats}/metrics", timeout=5).text
-    assert 'haproxy_backend_active_servers{proxy="gateways"} 2' in metrics
+    wait_for(
+        lambda: 'haproxy_backend_active_servers{proxy="gateways"} 2'
+        in httpx.get(f"{demo.stats}/metrics", timeout=5).text,
+        10,
+        what="both replicas up in HAProxy's metrics",
+    )
 
 
 def test_oversized_requests_are_refused(demo: Demo):
