@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PY_DIRS := $(wildcard bench common feeder forwarder gateway launcher monitoring simulator loadtest tests)
 
-.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer bench-cache
+.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer bench-cache bench screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt package-lock.json scripts/install-syste
 	scripts/install-system.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,ops]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,ops,loadtest]'
 	npm install --no-audit --no-fund --loglevel=error  # dbmate, pinned in package.json and the lock
 	touch $@
 
@@ -43,6 +43,21 @@ bench-latency: $(STAMP)  ## from the simulator sending a price to the API showin
 
 bench-writer: $(STAMP)  ## the tick writer's throughput into Postgres and its buffer's memory
 	$(BIN)/python -m bench.writer --ticks 200000 --batch 1000 5000 20000
+
+# make bench: DURATION (s), USERS, USER_RPS (each user's pace, 0: flat out), CACHE (on/off),
+# FAULTS (1: cut Binance for 20 s and kill gateway-1 during the run; empty: none).
+DURATION ?= 60
+USERS ?= 100
+USER_RPS ?= 17
+CACHE ?= on
+FAULTS ?= 1
+
+bench: $(STAMP)  ## locust through HAProxy against the native stack; reports in loadtest/results/
+	$(BIN)/python -m loadtest.run --duration $(DURATION) --users $(USERS) \
+		--user-rps $(USER_RPS) --cache $(CACHE) $(if $(FAULTS),--faults,)
+
+screenshots: $(STAMP)  ## the README's screenshots of locust and HAProxy, from a real run
+	$(BIN)/python -m loadtest.screenshots
 
 bench-cache: $(STAMP)  ## requests/s through HAProxy with its cache on and off
 	$(BIN)/python -m bench.haproxy_cache --seconds 10 --rounds 3

@@ -12,6 +12,7 @@ need python3 python3
 need haproxy haproxy              # balances the gateway replicas, caches their answers
 need wrk wrk                      # the HTTP benchmark's load generator
 need prometheus prometheus        # make demo PROMETHEUS=1, and the dashboards' test
+need chromium chromium            # make screenshots: the README's pictures of real runs
 need npm npm                      # installs dbmate, pinned in package-lock.json
 need runuser util-linux           # runs the private PostgreSQL cluster as postgres when root
 # The private PostgreSQL cluster (make demo, make test) needs the server's binaries.

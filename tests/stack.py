@@ -212,6 +212,15 @@ class Demo:
     def pid(self, program: str) -> int:
         return int(self.ctl("pid", program).strip())
 
+    def sim_inject(self, target: str, fault: str, **extra: Any) -> None:
+        """A fault in the stack's simulator."""
+        response = httpx.post(
+            f"http://127.0.0.1:{self.env['STACK_SIM_CONTROL_PORT']}/_control/faults",
+            json={"target": target, "fault": fault, **extra},
+            timeout=5,
+        )
+        response.raise_for_status()
+
 
 def demo_env(**extra: str) -> dict[str, str]:
     """Free ports for every listener of the demo stack."""

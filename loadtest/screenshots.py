@@ -1,0 +1,89 @@
+"""Screenshots of a real run for the README: locust's charts during a load test under faults,
+and HAProxy's stats page under that load.
+
+``python -m loadtest.screenshots`` (``make screenshots``) starts the stack as ``make demo``
+does, runs locust with its web UI (100 users, 16 requests/s each), cuts Binance for 20 s from
+15 s in and kills gateway-1 at 30 s (as ``make bench`` does), and at 55 s captures locust's
+charts and statistics and HAProxy's stats page with headless Chromium into
+``docs/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from loadtest.browser import Browser, basic_auth
+from loadtest.run import schedule_faults
+from tests.procs import ProcessGroup, free_port, port_open, wait_for
+from tests.stack import start_demo
+
+HERE = Path(__file__).resolve().parent
+OUTPUT = HERE.parent / "docs" / "screenshots"
+LOCUST = Path(sys.executable).parent / "locust"
+
+
+def main() -> None:
+    """Run, capture, stop."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as workdir:
+        group = ProcessGroup(Path(workdir))
+        locust = None
+        try:
+            demo = start_demo(group, Path(workdir) / "run", LOG_LEVEL="WARNING")
+            web = free_port()
+            locust = subprocess.Popen(  # pylint: disable=consider-using-with
+                [
+                    str(LOCUST),
+                    "-f",
+                    str(HERE / "locustfile.py"),
+                    "--host",
+                    demo.api,
+                    "--web-host",
+                    "127.0.0.1",
+                    "--web-port",
+                    str(web),
+                    "--autostart",
+                    "--users",
+                    "100",
+                    "--spawn-rate",
+                    "100",
+                    "--run-time",
+                    "90s",
+                    "--loglevel",
+                    "WARNING",
+                ],
+                env={**os.environ, "LOADTEST_USER_RPS": "16"},
+            )
+            wait_for(lambda: port_open(web), 20, what="locust's web UI")
+            timeline: list[str] = []
+            schedule_faults(demo, time.monotonic(), timeline)
+            browser = Browser()
+            try:
+                browser.open(f"http://127.0.0.1:{web}/?tab=charts", settle=55)
+                browser.screenshot(OUTPUT / "locust-charts.png")
+                browser.open(f"http://127.0.0.1:{web}/?tab=stats", settle=3)
+                browser.screenshot(OUTPUT / "locust-statistics.png")
+                browser.resize(1440, 520)
+                browser.open(f"{demo.stats}/", basic_auth("admin", "test-password"), settle=3)
+                browser.screenshot(OUTPUT / "haproxy-stats.png")
+            finally:
+                browser.close()
+        finally:
+            if locust is not None:
+                locust.terminate()
+                locust.wait(20)
+            group.stop_all()
+            shutil.rmtree((Path(workdir) / "run" / "pg").resolve(), ignore_errors=True)
+    print("\n".join(timeline))
+    for name in ("locust-charts.png", "locust-statistics.png", "haproxy-stats.png"):
+        print(OUTPUT / name)
+
+
+if __name__ == "__main__":
+    main()
