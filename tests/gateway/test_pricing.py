@@ -20,16 +20,9 @@ def full_book(now: float = 0.0) -> RateBook:
 
 
 def test_the_table_covers_the_eight_directions_in_the_assignments_order():
-    assert DIRECTIONS == (
-        "BTC-USD",
-        "BTC-RUB",
-        "ETH-USD",
-        "ETH-RUB",
-        "USDTTRC-USD",
-        "USDTTRC-RUB",
-        "USDTERC-USD",
-        "USDTERC-RUB",
-    )
+    # BTC-to-[RUB|USD], ETH-to-..., USDTTRC-to-..., USDTERC-to-..., USD first as in its example.
+    bases, quotes = ("BTC", "ETH", "USDTTRC", "USDTERC"), ("USD", "RUB")
+    assert DIRECTIONS == tuple(f"{base}-{quote}" for base in bases for quote in quotes)
     for recipes in RECIPES.values():
         assert [r.exchanger for r in recipes] == ["binance", "coingecko"]
 
