@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.procs import ProcessGroup
+from tests.procs import ProcessGroup, wait_for
 from tests.stack import Demo, start_demo
 
 HERE = Path(__file__).resolve().parent
@@ -75,29 +75,84 @@ def schedule_faults(demo: Demo, started: float, timeline: list[str]) -> list[thr
     return timers
 
 
-def fault_evidence(demo: Demo) -> list[str]:
-    """What the faults did, as HAProxy and the replicas saw them."""
+Counts = dict[str, float]
+
+
+def replica_stats(demo: Demo) -> list[dict[str, str]]:
+    """HAProxy's stats row of every gateway replica."""
     stats = httpx.get(f"{demo.stats}/;csv", auth=("admin", "test-password"), timeout=5)
     rows = csv.DictReader(io.StringIO(stats.text.lstrip("# ")))
-    servers = {row["svname"]: row for row in rows if row["pxname"] == "gateways"}
-    lines = [
-        f"HAProxy: {name} {row['status']}, {row['chkdown']} time(s) down, "
-        f"{row['wretr']} retries, {row['wredis']} redispatches"
-        for name, row in sorted(servers.items())
-        if name.startswith("gateway-")
+    return [
+        row for row in rows if row["pxname"] == "gateways" and row["svname"].startswith("gateway-")
     ]
+
+
+def whole_service(demo: Demo) -> bool:
+    """HAProxy sends traffic to every replica, and every replica serves every direction fresh:
+    a run starts with the whole service, not with its start-up."""
+    try:
+        rows = replica_stats(demo)
+        answers = [
+            httpx.get(f"http://127.0.0.1:{port}/api/v1/courses", timeout=2)
+            for port in demo.gateway_ports
+        ]
+    except httpx.HTTPError:
+        return False
+    return (
+        len(rows) == len(demo.gateway_ports)
+        and all(row["status"] == "UP" for row in rows)
+        and all(answer.status_code == 200 for answer in answers)
+        and not any(course["stale"] for answer in answers for course in answer.json()["courses"])
+    )
+
+
+def haproxy_counts(demo: Demo) -> Counts:
+    """Per replica, from HAProxy's stats: times marked down, retries and redispatches."""
+    counts: Counts = {}
+    for row in replica_stats(demo):
+        for field in ("chkdown", "wretr", "wredis"):
+            counts[f"{row['svname']} {field}"] = float(row[field] or 0)
+    return counts
+
+
+def source_switches(demo: Demo) -> Counts:
+    """gateway-2's source switches, summed over directions, by (from -> to)."""
     port = demo.gateway_ports[1]
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    switches: dict[str, float] = {}
+    switches: Counts = {}
     for line in metrics.splitlines():
         if line.startswith("rates_source_switches_total{"):
             labels, value = line.rsplit(" ", 1)
             pair = labels.split('from="')[1].split('"')[0] + " -> "
             pair += labels.split('to="')[1].split('"')[0]
             switches[pair] = switches.get(pair, 0) + float(value)
+    return switches
+
+
+def evidence(demo: Demo) -> tuple[Counts, Counts]:
+    """What HAProxy and gateway-2 have counted so far."""
+    return haproxy_counts(demo), source_switches(demo)
+
+
+def fault_evidence(before: tuple[Counts, Counts], after: tuple[Counts, Counts]) -> list[str]:
+    """What the faults did during the load, as HAProxy and gateway-2 saw them (start-up, when
+    the replicas were not ready yet and no direction had a source, is left out)."""
+    (haproxy_before, switches_before), (haproxy_after, switches_after) = before, after
+    grown = {key: value - haproxy_before.get(key, 0) for key, value in haproxy_after.items()}
+    replicas = sorted({key.split(" ")[0] for key in grown})
+    lines = [
+        f"HAProxy: {name} marked down {grown[f'{name} chkdown']:.0f} time(s), "
+        f"{grown[f'{name} wretr']:.0f} retries, {grown[f'{name} wredis']:.0f} redispatches"
+        for name in replicas
+    ]
+    switches = {
+        pair: count - switches_before.get(pair, 0)
+        for pair, count in sorted(switches_after.items())
+        if count > switches_before.get(pair, 0)
+    }
     lines.append(
-        "gateway-2's directions: "
-        + ", ".join(f"{pair}: {count:.0f}" for pair, count in sorted(switches.items()))
+        "gateway-2's directions switched: "
+        + (", ".join(f"{pair}: {count:.0f}" for pair, count in switches.items()) or "never")
     )
     return lines
 
@@ -176,7 +231,11 @@ def main() -> int:
             demo = start_demo(
                 group, Path(workdir) / "run", LOG_LEVEL="WARNING", HAPROXY_CACHE=args.cache
             )
+            wait_for(
+                lambda: whole_service(demo), 30, what="every replica up, every direction fresh"
+            )
             env = {**os.environ, "LOADTEST_USER_RPS": str(args.user_rps)}
+            before = evidence(demo) if args.faults else None
             started = time.monotonic()
             locust = subprocess.Popen(  # pylint: disable=consider-using-with
                 locust_command(args, demo.api, prefix), env=env
@@ -185,8 +244,8 @@ def main() -> int:
             locust.wait(args.duration + 60)
             for timer in timers:
                 timer.cancel()
-            if args.faults:
-                timeline.extend(fault_evidence(demo))
+            if before is not None:
+                timeline.extend(fault_evidence(before, evidence(demo)))
         finally:
             group.stop_all()
             shutil.rmtree((Path(workdir) / "run" / "pg").resolve(), ignore_errors=True)

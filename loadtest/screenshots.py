@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from loadtest.browser import Browser, basic_auth
-from loadtest.run import schedule_faults
+from loadtest.run import schedule_faults, whole_service
 from tests.procs import ProcessGroup, free_port, port_open, wait_for
 from tests.stack import start_demo
 
@@ -36,6 +36,9 @@ def main() -> None:
         locust = None
         try:
             demo = start_demo(group, Path(workdir) / "run", LOG_LEVEL="WARNING")
+            wait_for(
+                lambda: whole_service(demo), 30, what="every replica up, every direction fresh"
+            )
             web = free_port()
             locust = subprocess.Popen(  # pylint: disable=consider-using-with
                 [
