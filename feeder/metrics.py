@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from common.metrics import counter, gauge
 from feeder.health import FeedHealth
 
 
@@ -17,14 +18,10 @@ class FeederCollector(Collector):
         self.health = health
 
     def _counter(self, name: str, doc: str, value: float) -> CounterMetricFamily:
-        family = CounterMetricFamily(name, doc, labels=["transport"])
-        family.add_metric([self.health.transport], value)
-        return family
+        return counter(name, doc, value, transport=self.health.transport)
 
     def _gauge(self, name: str, doc: str, value: float) -> GaugeMetricFamily:
-        family = GaugeMetricFamily(name, doc, labels=["transport"])
-        family.add_metric([self.health.transport], value)
-        return family
+        return gauge(name, doc, value, transport=self.health.transport)
 
     def collect(self) -> Iterator:
         health = self.health

@@ -23,6 +23,7 @@ from prometheus_fastapi_instrumentator import Instrumentator, metrics
 from starlette.requests import Request
 from starlette.responses import Response
 
+from common.metrics import counter, gauge
 from common.wire import now_ms
 from gateway.recipes import DIRECTIONS, EXCHANGERS
 
@@ -85,16 +86,6 @@ class WriterHistograms:
         self.flush_seconds.observe(seconds)
 
 
-def _gauge(name: str, doc: str, value: float, **labels: str) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, doc, labels=list(labels))
-    family.add_metric(list(labels.values()), value)
-    return family
-
-
-def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
-    return CounterMetricFamily(name, doc, value=value)
-
-
 class GatewayCollector(Collector):
     """Every domain metric, read from one gateway when scraped."""
 
@@ -108,12 +99,12 @@ class GatewayCollector(Collector):
         yield from self._writer()
         gateway = self.gateway
         if gateway.warm_start_seconds is not None:
-            yield _gauge(
+            yield gauge(
                 "rates_warm_start_seconds",
                 "How long loading the stored ticks took.",
                 gateway.warm_start_seconds,
             )
-        yield _gauge("rates_ready", "1 while /readyz answers 200.", int(gateway.ready()[0]))
+        yield gauge("rates_ready", "1 while /readyz answers 200.", int(gateway.ready()[0]))
 
     def _mesh(self) -> Iterator:
         subscriber = self.gateway.subscriber
@@ -127,12 +118,12 @@ class GatewayCollector(Collector):
         for (source, instrument), count in sorted(subscriber.received.items()):
             ticks.add_metric([source, instrument], count)
         yield ticks
-        yield _counter("rates_tick_replays_received", "Feeders' replays.", subscriber.replays)
-        yield _counter(
+        yield counter("rates_tick_replays_received", "Feeders' replays.", subscriber.replays)
+        yield counter(
             "rates_decode_errors", "Mesh messages dropped undecodable.", subscriber.decode_errors
         )
-        yield _counter("rates_messages_received", "Mesh messages.", self.gateway.rates.messages)
-        yield _gauge(
+        yield counter("rates_messages_received", "Mesh messages.", self.gateway.rates.messages)
+        yield gauge(
             "rates_forwarders_connected",
             "Forwarders subscribed through.",
             len(subscriber.connected),
@@ -194,16 +185,14 @@ class GatewayCollector(Collector):
         if writer is None:
             return
         stats = writer.stats
-        yield _gauge("rates_writer_pending", "Ticks given, not yet stored.", writer.pending)
+        yield gauge("rates_writer_pending", "Ticks given, not yet stored.", writer.pending)
         oldest = writer.oldest_pending_ms()
         lag = 0.0 if oldest is None else max(0.0, (now_ms() - oldest) / 1000)
-        yield _gauge("rates_writer_lag_seconds", "Age of the oldest tick not yet stored.", lag)
-        yield _counter("rates_writer_stored", "Rows inserted.", stats.stored)
-        yield _counter(
+        yield gauge("rates_writer_lag_seconds", "Age of the oldest tick not yet stored.", lag)
+        yield counter("rates_writer_stored", "Rows inserted.", stats.stored)
+        yield counter(
             "rates_writer_already_stored", "Sent but stored before.", stats.already_stored
         )
-        yield _counter(
-            "rates_writer_copies_skipped", "Copies never buffered.", stats.copies_skipped
-        )
-        yield _counter("rates_writer_retries", "Failed attempts to store.", stats.retries)
-        yield _counter("rates_writer_dropped", "Ticks lost past the buffer.", stats.dropped)
+        yield counter("rates_writer_copies_skipped", "Copies never buffered.", stats.copies_skipped)
+        yield counter("rates_writer_retries", "Failed attempts to store.", stats.retries)
+        yield counter("rates_writer_dropped", "Ticks lost past the buffer.", stats.dropped)

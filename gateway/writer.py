@@ -101,8 +101,7 @@ class TickWriter:
         if len(self._buffer) >= self.buffer_limit:
             self._buffer.popleft()
             self.stats.dropped += 1
-            held = self._drop_log.ready()
-            if held is not None:
+            if self._drop_log.ready() is not None:
                 log.error(
                     "writer buffer full (%d ticks): dropped the oldest (%d dropped in all)",
                     self.buffer_limit,

@@ -188,7 +188,9 @@ INGEST = Dashboard(
         Panel(
             "Stalls and 429s (5 min)",
             (
-                Query("sum by (transport) (increase(feeder_stalls_total[5m]))", "stalls"),
+                Query(
+                    "sum by (transport) (increase(feeder_stalls_total[5m]))", "stalls {{transport}}"
+                ),
                 Query(
                     "sum by (transport) (increase(feeder_rate_limited_total[5m]))",
                     "429 {{transport}}",
