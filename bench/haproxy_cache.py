@@ -10,7 +10,6 @@ current ``If-None-Match``.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import httpx
 
 from bench.wrk import alternate, print_medians, wrk_arguments
 from tests.procs import ProcessGroup, free_port, port_open, wait_for
-from tests.stack import start_demo
+from tests.stack import remove_private_cluster, start_demo
 
 
 def current_tag(api: str) -> str:
@@ -62,7 +61,7 @@ def main() -> None:
             )
         finally:
             group.stop_all()
-            shutil.rmtree((Path(workdir) / "run" / "pg").resolve(), ignore_errors=True)
+            remove_private_cluster(Path(workdir) / "run")
     print(
         f"through HAProxy: wrk -t1 -c{args.connections} -d{args.seconds}s, median of "
         f"{args.rounds} rounds"

@@ -17,7 +17,6 @@ import argparse
 import csv
 import io
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 import httpx
 
 from tests.procs import ProcessGroup, wait_for
-from tests.stack import Demo, start_demo
+from tests.stack import Demo, remove_private_cluster, start_demo
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -248,7 +247,7 @@ def main() -> int:
                 timeline.extend(fault_evidence(before, evidence(demo)))
         finally:
             group.stop_all()
-            shutil.rmtree((Path(workdir) / "run" / "pg").resolve(), ignore_errors=True)
+            remove_private_cluster(Path(workdir) / "run")
     figures = summary(prefix, args.users / args.spawn_rate)
     print(
         f"\n{name}: {args.users} users at {args.user_rps or 'max'} req/s each, "

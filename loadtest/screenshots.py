@@ -11,7 +11,6 @@ charts and statistics and HAProxy's stats page with headless Chromium into
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 from loadtest.browser import Browser, basic_auth
 from loadtest.run import schedule_faults, whole_service
 from tests.procs import ProcessGroup, free_port, port_open, wait_for
-from tests.stack import start_demo
+from tests.stack import remove_private_cluster, start_demo
 
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE.parent / "docs" / "screenshots"
@@ -82,7 +81,7 @@ def main() -> None:
                 locust.terminate()
                 locust.wait(20)
             group.stop_all()
-            shutil.rmtree((Path(workdir) / "run" / "pg").resolve(), ignore_errors=True)
+            remove_private_cluster(Path(workdir) / "run")
     print("\n".join(timeline))
     for name in ("locust-charts.png", "locust-statistics.png", "haproxy-stats.png"):
         print(OUTPUT / name)

@@ -5,6 +5,7 @@ it is stopped when the test ends."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -249,6 +250,12 @@ def all_served(base_url: str) -> bool:
     except httpx.HTTPError:
         return False
     return response.status_code == 200 and len(response.json()["courses"]) == 8
+
+
+def remove_private_cluster(run_dir: Path) -> None:
+    """Delete the demo's private PostgreSQL cluster: ``run_dir/pg`` points at it (under /tmp
+    when the cluster must be reachable by the postgres user)."""
+    shutil.rmtree((run_dir / "pg").resolve(), ignore_errors=True)
 
 
 def start_demo(

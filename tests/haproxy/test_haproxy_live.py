@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 from tests.api import ApiPoller, exchangers
 from tests.load import Load, in_flight
 from tests.procs import ProcessGroup, wait_for
-from tests.stack import Demo, start_demo
+from tests.stack import Demo, remove_private_cluster, start_demo
 
 pytestmark = pytest.mark.integration
 AUTH = ("admin", "test-password")
@@ -31,7 +30,7 @@ def demo_fixture(tmp_path_factory) -> Iterator[Demo]:
         yield start_demo(group, workdir / "run")
     finally:
         group.stop_all()
-        shutil.rmtree((workdir / "run" / "pg").resolve(), ignore_errors=True)
+        remove_private_cluster(workdir / "run")
 
 
 def server_states(demo: Demo) -> dict[str, dict[str, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ import httpx
 import pytest
 
 from tests.procs import ProcessGroup, port_open, wait_for
-from tests.stack import all_served, start_demo
+from tests.stack import all_served, remove_private_cluster, start_demo
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +21,7 @@ def run_dir_fixture(tmp_path: Path) -> Iterator[Path]:
     """The launcher's run directory; its private cluster may live elsewhere, behind a link."""
     run_dir = tmp_path / "run"
     yield run_dir
-    shutil.rmtree((run_dir / "pg").resolve(), ignore_errors=True)
+    remove_private_cluster(run_dir)
 
 
 def test_demo_runs_restarts_and_stops_everything(procs: ProcessGroup, run_dir: Path):

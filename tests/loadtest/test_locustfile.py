@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from gateway.recipes import DIRECTIONS, EXCHANGERS
 from loadtest import contract
 from tests.procs import ProcessGroup
-from tests.stack import start_demo
+from tests.stack import remove_private_cluster, start_demo
 
 TAG = '"abcDEF012_-"'
 
@@ -107,7 +106,7 @@ def test_against_the_stack_every_answer_is_right(procs: ProcessGroup, tmp_path: 
             rows = {row["Name"]: row for row in csv.DictReader(stats)}
     finally:
         demo.process.stop()
-        shutil.rmtree((tmp_path / "run" / "pg").resolve(), ignore_errors=True)
+        remove_private_cluster(tmp_path / "run")
     total = rows["Aggregated"]
     print(json.dumps({k: total[k] for k in ("Request Count", "Failure Count", "Requests/s")}))
     assert int(total["Request Count"]) > 500

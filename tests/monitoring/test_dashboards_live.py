@@ -3,7 +3,6 @@ every Grafana panel returns data."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 
@@ -12,7 +11,7 @@ import pytest
 
 from monitoring.dashboards import DASHBOARDS
 from tests.procs import ProcessGroup, wait_for
-from tests.stack import Demo, start_demo
+from tests.stack import Demo, remove_private_cluster, start_demo
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +48,7 @@ def demo_fixture(tmp_path_factory) -> Iterator[Demo]:
         yield demo
     finally:
         group.stop_all()
-        shutil.rmtree((workdir / "run" / "pg").resolve(), ignore_errors=True)
+        remove_private_cluster(workdir / "run")
 
 
 def targets(prometheus: str) -> list[dict]:
