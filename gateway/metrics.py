@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -26,9 +25,7 @@ from starlette.responses import Response
 from common.metrics import counter, gauge
 from common.wire import now_ms
 from gateway.recipes import DIRECTIONS, EXCHANGERS
-
-if TYPE_CHECKING:
-    from gateway.app import Gateway
+from gateway.view import ReplicaView
 
 #: The service answers in milliseconds; the tail up to a second is what matters.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -89,7 +86,7 @@ class WriterHistograms:
 class GatewayCollector(Collector):
     """Every domain metric, read from one gateway when scraped."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: ReplicaView) -> None:
         self.gateway = gateway
 
     def collect(self) -> Iterator:
@@ -131,7 +128,7 @@ class GatewayCollector(Collector):
 
     def _directions(self) -> Iterator:
         rates = self.gateway.rates
-        courses = rates.snapshot.pricings[None].courses
+        courses = rates.pricings[None].courses
         now = now_ms()
         age = GaugeMetricFamily(
             "rates_direction_age_seconds",

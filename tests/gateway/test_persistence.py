@@ -16,6 +16,7 @@ from gateway.database import open_pool
 from gateway.pricing import Budgets
 from gateway.query import ALL
 from gateway.rates import Rates
+from gateway.render import Answers
 from gateway.retention import DAY_MS, delete_expired
 from gateway.warm import warm_start
 from gateway.writer import TickWriter
@@ -155,7 +156,9 @@ async def test_warm_start_serves_stored_values_stale_and_ignores_older_ones(data
         await pool.close()
     assert rates.book.ticks[("binance", "BTCUSDT")].price == Decimal("97999")
     assert rates.book.ticks[("binance", "ETHUSDT")].exchange_ts == stamp
-    answer = rates.snapshot.answer(ALL)
+    answers = Answers()
+    rates.on_change(answers.update)
+    answer = answers.answer(ALL)
     assert answer.status == 200 and answer.body.count(b'"stale":true') == 8
 
 
