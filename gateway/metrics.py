@@ -193,3 +193,8 @@ class GatewayCollector(Collector):
         yield counter("rates_writer_copies_skipped", "Copies never buffered.", stats.copies_skipped)
         yield counter("rates_writer_retries", "Failed attempts to store.", stats.retries)
         yield counter("rates_writer_dropped", "Ticks lost past the buffer.", stats.dropped)
+        yield counter(
+            "rates_writer_refused",
+            "Ticks the database refused (bad values), dropped.",
+            stats.refused,
+        )

@@ -257,6 +257,7 @@ PERSISTENCE = Dashboard(
             (
                 Query("sum(increase(rates_writer_retries_total[5m]))", "retries"),
                 Query("sum(increase(rates_writer_dropped_total[5m]))", "dropped"),
+                Query("sum(increase(rates_writer_refused_total[5m]))", "refused by the database"),
             ),
         ),
         Panel(
