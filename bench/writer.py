@@ -48,7 +48,9 @@ def backlog(count: int) -> list[Tick]:
             seq=n,
             transport="binance-ws" if source == "binance" else "coingecko",
         )
-        ticks.append(decode(encode(tick)[1]))
+        received = decode(encode(tick)[1])  # as a gateway holds it: decoded from the wire
+        assert isinstance(received, Tick)
+        ticks.append(received)
     return ticks
 
 
@@ -87,9 +89,9 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=200_000)
     parser.add_argument("--batch", type=int, nargs="+", default=[5000])
     args = parser.parse_args()
-    given = os.environ.get("TEST_DATABASE_URL")
+    given = os.environ.get("TEST_DATABASE_URL", "")
     cluster = None if given else private_cluster()
-    admin = given or cluster.admin_url
+    admin = given if cluster is None else cluster.admin_url
     try:
         for batch in args.batch:
             name = f"ratewire_bench_{uuid.uuid4().hex[:8]}"

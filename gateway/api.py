@@ -7,6 +7,8 @@ shape, the answers hold that shape's bytes and tag, ``If-None-Match`` picks 200 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -62,7 +64,7 @@ QUERY_PARAMETERS = [
     },
 ]
 
-COURSES_RESPONSES = {
+COURSES_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The courses, in the fixed order of directions.",
         "content": {
@@ -97,6 +99,7 @@ COURSES_RESPONSES = {
 
 
 def _if_none_match(request: Request) -> str | None:
+    value: bytes
     for name, value in request.scope["headers"]:
         if name == b"if-none-match":
             return value.decode("latin-1")
@@ -111,7 +114,7 @@ class PrebuiltRoute(APIRoute):
     more than the rest of the answer.
     """
 
-    def get_route_handler(self):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         return self.endpoint
 
 

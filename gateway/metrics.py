@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
@@ -89,7 +89,7 @@ class GatewayCollector(Collector):
     def __init__(self, gateway: ReplicaView) -> None:
         self.gateway = gateway
 
-    def collect(self) -> Iterator:
+    def collect(self) -> Iterator[Metric]:
         yield from self._mesh()
         yield from self._directions()
         yield from self._sources()
@@ -103,7 +103,7 @@ class GatewayCollector(Collector):
             )
         yield gauge("rates_ready", "1 while /readyz answers 200.", int(gateway.ready()[0]))
 
-    def _mesh(self) -> Iterator:
+    def _mesh(self) -> Iterator[Metric]:
         subscriber = self.gateway.subscriber
         if subscriber is None:
             return
@@ -126,7 +126,7 @@ class GatewayCollector(Collector):
             len(subscriber.connected),
         )
 
-    def _directions(self) -> Iterator:
+    def _directions(self) -> Iterator[Metric]:
         rates = self.gateway.rates
         courses = rates.pricings[None].courses
         now = now_ms()
@@ -160,7 +160,7 @@ class GatewayCollector(Collector):
             switches.add_metric([direction, old, new], count)
         yield switches
 
-    def _sources(self) -> Iterator:
+    def _sources(self) -> Iterator[Metric]:
         rates = self.gateway.rates
         up = GaugeMetricFamily(
             "rates_source_up", "1 while every instrument of the source is fresh.", labels=["source"]
@@ -177,7 +177,7 @@ class GatewayCollector(Collector):
             feeders.add_metric([status.transport, status.feeder_id], int(status.connected))
         yield feeders
 
-    def _writer(self) -> Iterator:
+    def _writer(self) -> Iterator[Metric]:
         writer = self.gateway.writer
         if writer is None:
             return

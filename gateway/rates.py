@@ -105,13 +105,13 @@ class Rates:
                 changes.setdefault((_serving(old), _serving(new)), []).append(direction)
                 key = (direction, _serving(old), _serving(new))
                 self.switches[key] = self.switches.get(key, 0) + 1
-        for (old, new), directions in changes.items():
+        for (was, now), directions in changes.items():
             listed = ", ".join(directions)
-            if new.endswith("(stale)") and old != "nothing":
-                log.critical("every source is down for %s: serving %s", listed, new)
-            elif old == "nothing" or old.endswith("(stale)") or new == "binance":
+            if now.endswith("(stale)") and was != "nothing":
+                log.critical("every source is down for %s: serving %s", listed, now)
+            elif was == "nothing" or was.endswith("(stale)") or now == "binance":
                 # A first value (even one not yet confirmed live), a recovery, or a return to
                 # the first source.
-                log.info("%s now served by %s (was %s)", listed, new, old)
+                log.info("%s now served by %s (was %s)", listed, now, was)
             else:
-                log.warning("failover for %s: %s -> %s", listed, old, new)
+                log.warning("failover for %s: %s -> %s", listed, was, now)

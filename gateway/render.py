@@ -28,9 +28,9 @@ def iso_ms(epoch_ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
-def course_json(course: Course) -> dict:
+def course_json(course: Course) -> dict[str, object]:
     """One course as the API shows it; ``via`` only for cross rates."""
-    entry = {
+    entry: dict[str, object] = {
         "direction": course.direction,
         "value": course.value,
         "exchanger": course.exchanger,
@@ -62,7 +62,7 @@ def _headers(etag: str, cache_control: bytes, body: bytes) -> tuple[tuple[bytes,
     )
 
 
-def render_error(status: int, detail: str, extra: tuple[tuple[bytes, bytes], ...] = ()):
+def render_error(status: int, detail: str, extra: tuple[tuple[bytes, bytes], ...] = ()) -> Rendered:
     """An error answer in FastAPI's ``{"detail": ...}`` shape, never cached by anyone."""
     body = _json.encode({"detail": detail})
     headers = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 OUTPUT = Path(__file__).resolve().parent / "grafana" / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
@@ -272,7 +273,7 @@ PERSISTENCE = Dashboard(
 DASHBOARDS = (SERVICE, FRESHNESS, INGEST, PERSISTENCE)
 
 
-def _panel_json(panel: Panel, number: int) -> dict:
+def _panel_json(panel: Panel, number: int) -> dict[str, Any]:
     width = 12
     return {
         "id": number + 1,
@@ -295,7 +296,7 @@ def _panel_json(panel: Panel, number: int) -> dict:
     }
 
 
-def dashboard_json(dashboard: Dashboard) -> dict:
+def dashboard_json(dashboard: Dashboard) -> dict[str, Any]:
     """The Grafana JSON model of ``dashboard``."""
     return {
         "uid": dashboard.uid,
