@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 from common.settings import load_settings
 from gateway.app import create_app
-from gateway.server import uvicorn_config
+from gateway.server import DrainingServer, uvicorn_config
 from gateway.settings import GatewaySettings
 
 
 def main() -> None:
-    """Serve until SIGINT or SIGTERM."""
+    """Serve until SIGINT or SIGTERM (after draining for GATEWAY_DRAIN_SECONDS)."""
     settings = load_settings(GatewaySettings)
     settings.setup_logging("gateway")
     app = create_app(settings)
-    uvicorn.Server(uvicorn_config(app, settings.gateway_host, settings.gateway_port)).run()
+    config = uvicorn_config(app, settings.gateway_host, settings.gateway_port)
+    DrainingServer(config, settings.gateway_drain_seconds, app.state.gateway.drain).run()
 
 
 if __name__ == "__main__":

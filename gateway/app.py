@@ -51,10 +51,18 @@ class Gateway:
         self._writer_histograms = WriterHistograms(self.registry)
         self._context: zmq.asyncio.Context | None = None
         self._tasks: list[asyncio.Task] = []
+        #: Told to stop: still serving, but no longer ready (see gateway.server.DrainingServer).
+        self.draining = False
+
+    def drain(self) -> None:
+        """Stop being ready, keep serving: the balancer takes this replica out of rotation."""
+        self.draining = True
 
     def ready(self) -> tuple[bool, str]:
         """Ready once warmed up from Postgres, with a forwarder connected and something to
-        serve."""
+        serve, until told to stop."""
+        if self.draining:
+            return False, "shutting down"
         if not self.warmed.is_set():
             return False, "warming up from Postgres"
         if self.subscriber is None or not self.subscriber.connected:
@@ -68,7 +76,9 @@ class Gateway:
         pattern), storing every tick on the way."""
         settings = self.settings
         if settings.database_url is not None:
-            self.pool = await open_pool(settings.database_url.get_secret_value())
+            self.pool = await open_pool(
+                settings.database_url.get_secret_value(), settings.database_password_file
+            )
             if settings.gateway_write_ticks:
                 self.writer = TickWriter(
                     self.pool,
