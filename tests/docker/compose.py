@@ -120,6 +120,17 @@ class Project:
     def url(self, port: str, path: str = "") -> str:
         return f"http://127.0.0.1:{self.ports[port]}{path}"
 
+    def fresh(self) -> bool:
+        """All eight directions answered 200 and fresh through HAProxy."""
+        try:
+            response = httpx.get(self.url("API", "/api/v1/courses"), timeout=5)
+        except httpx.HTTPError:
+            return False
+        if response.status_code != 200:
+            return False
+        courses = response.json()["courses"]
+        return len(courses) == 8 and not any(course["stale"] for course in courses)
+
     def containers(self) -> list[dict]:
         """Every container of the project, running or not (``docker compose ps -a``)."""
         output = self.compose("ps", "-a", "--format", "json").stdout

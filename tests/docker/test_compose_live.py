@@ -33,18 +33,6 @@ ONE_SHOTS = {"secrets", "dbmate"}
 UNCHECKED = {"haproxy", "grafana"}
 
 
-def all_fresh(project: Project) -> bool:
-    """All eight directions answered 200 and fresh through HAProxy."""
-    try:
-        response = httpx.get(project.url("API", "/api/v1/courses"), timeout=5)
-    except httpx.HTTPError:
-        return False
-    if response.status_code != 200:
-        return False
-    courses = response.json()["courses"]
-    return len(courses) == 8 and not any(course["stale"] for course in courses)
-
-
 @pytest.fixture(scope="module", name="project")
 def project_fixture(tmp_path_factory) -> Iterator[Project]:
     """The simulator variant, built and started as a user would, serving fresh rates."""
@@ -53,7 +41,7 @@ def project_fixture(tmp_path_factory) -> Iterator[Project]:
         started = time.monotonic()
         project.compose("up", "--build", "--detach", timeout=600)
         up = time.monotonic() - started
-        wait_for(lambda: all_fresh(project), 120, interval=0.2, what="8 fresh courses on 8080")
+        wait_for(project.fresh, 120, interval=0.2, what="8 fresh courses on 8080")
         print(
             f"\n{project.name}: `up --build -d` returned after {up:.1f} s; 8 fresh courses "
             f"through HAProxy {time.monotonic() - started:.1f} s after it began"
@@ -218,7 +206,7 @@ def test_a_code_change_restarts_the_replicas_and_fails_no_request(project: Proje
     load = Load(project.url("API", "/api/v1/courses"), concurrency=8, timeout=30)
     try:
         project.compose("up", "--build", "--detach", timeout=300)
-        wait_for(lambda: all_fresh(project), 60, interval=0.2, what="fresh courses again")
+        wait_for(project.fresh, 60, interval=0.2, what="fresh courses again")
     finally:
         outcomes = load.stop()
     after = project.ids()
