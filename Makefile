@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PY_DIRS := $(wildcard bench common feeder forwarder gateway launcher monitoring simulator loadtest tests)
 
-.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer bench-cache bench screenshots
+.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer bench-cache bench-compose bench screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ screenshots: $(STAMP)  ## the README's screenshots of locust and HAProxy, from a
 
 bench-cache: $(STAMP)  ## requests/s through HAProxy with its cache on and off
 	$(BIN)/python -m bench.haproxy_cache --seconds 10 --rounds 3
+
+bench-compose: $(STAMP)  ## Docker Compose on this machine's engine: cold and warm up --build, a code change
+	$(BIN)/python -m bench.compose --rounds 3
 
 lint: $(STAMP)  ## black, isort, pylint and mypy, as CI runs them
 	$(BIN)/black --check $(PY_DIRS)

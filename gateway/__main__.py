@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import gc
 
-import uvicorn
-
 from common.settings import load_settings
 from gateway.app import create_app
-from gateway.server import uvicorn_config
+from gateway.server import DrainingServer, uvicorn_config
 from gateway.settings import GatewaySettings
 
 
@@ -23,8 +21,8 @@ def freeze_heap() -> None:
 
 
 def main() -> None:
-    """Serve until SIGINT or SIGTERM, or until a background task dies (then exit 1, so the
-    process manager starts a fresh replica)."""
+    """Serve until SIGINT or SIGTERM (after draining for GATEWAY_DRAIN_SECONDS), or until a
+    background task dies (then exit 1, so the process manager starts a fresh replica)."""
     settings = load_settings(GatewaySettings)
     settings.setup_logging("gateway")
     fatal = False
@@ -34,11 +32,10 @@ def main() -> None:
         fatal = True
         server.should_exit = True
 
-    config = uvicorn_config(
-        create_app(settings, on_fatal=stop_serving), settings.gateway_host, settings.gateway_port
-    )
+    app = create_app(settings, on_fatal=stop_serving)
+    config = uvicorn_config(app, settings.gateway_host, settings.gateway_port)
     config.load()  # uvicorn's own objects, built now so that they are frozen too
-    server = uvicorn.Server(config)
+    server = DrainingServer(config, settings.gateway_drain_seconds, app.state.gateway.drain)
     freeze_heap()
     server.run()
     if fatal:

@@ -51,10 +51,18 @@ class Gateway:
         self._on_fatal = on_fatal
         self._context: zmq.asyncio.Context | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        #: Told to stop: still serving, but no longer ready (see gateway.server.DrainingServer).
+        self.draining = False
+
+    def drain(self) -> None:
+        """Stop being ready, keep serving: the balancer takes this replica out of rotation."""
+        self.draining = True
 
     def ready(self) -> tuple[bool, str]:
         """Ready once warmed up from Postgres, with a forwarder connected and something to
-        serve."""
+        serve, until told to stop."""
+        if self.draining:
+            return False, "shutting down"
         if self.failed is not None:
             return False, f"{self.failed} ended"
         if not self.warmed.is_set():
@@ -70,7 +78,9 @@ class Gateway:
         pattern), storing every tick on the way."""
         settings = self.settings
         if settings.database_url is not None:
-            self.pool = await open_pool(settings.database_url.get_secret_value())
+            self.pool = await open_pool(
+                settings.database_url.get_secret_value(), settings.database_password_file
+            )
             if settings.gateway_write_ticks:
                 self.writer = TickWriter(
                     self.pool,

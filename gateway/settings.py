@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
+from pathlib import Path
+
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr
 
 from common.settings import SubscriberSettings
 from gateway.pricing import Budgets
@@ -22,6 +24,9 @@ class GatewaySettings(SubscriberSettings):
 
     #: ``Cache-Control: max-age`` of answers, seconds.
     http_cache_max_age: int = Field(default=1, ge=0, le=60)
+    #: Told to stop (SIGTERM), answer /readyz 503 for this long while still serving, then stop:
+    #: HAProxy takes the replica out of rotation before its port closes (Compose: 3).
+    gateway_drain_seconds: NonNegativeFloat = 0.0
     #: Per-route HTTP metrics (prometheus-fastapi-instrumentator); the domain metrics on
     #: /metrics stay either way. Off only to measure what they cost.
     gateway_http_metrics: bool = True
@@ -29,6 +34,9 @@ class GatewaySettings(SubscriberSettings):
     #: Postgres, e.g. ``postgres://user:password@host:5432/rates?sslmode=disable``. Without it
     #: the gateway neither stores ticks nor warms up from them.
     database_url: SecretStr | None = None
+    #: A file holding DATABASE_URL's password (Docker Compose's generated secret), read at
+    #: every new connection; it wins over a password in the URL.
+    database_password_file: Path | None = None
     #: false makes a read-only replica: it warms up from Postgres but stores nothing.
     gateway_write_ticks: bool = True
     #: A flush stores at most this many ticks in one statement...

@@ -75,7 +75,7 @@ def plan(mode: str, settings: StackSettings, run_dir: Path, with_prometheus: boo
     stack = [
         *database_programs,
         *programs(mode, settings, gateway_env),
-        haproxy(settings, str(backend_file), password),
+        haproxy(settings, str(backend_file), password, metrics=with_prometheus),
     ]
     if with_prometheus:
         config_file = run_dir / "prometheus.yml"

@@ -34,6 +34,8 @@ class StackSettings(BaseSettings):
     postgres_port: int = 5433
     haproxy_port: int = 8080
     haproxy_stats_port: int = 8404
+    #: HAProxy's Prometheus exporter, served only when Prometheus runs (make demo PROMETHEUS=1).
+    haproxy_metrics_port: int = 8405
     #: HAProxy's cache in front of the gateways: "on" or "off" (to measure without it).
     haproxy_cache: Literal["on", "off"] = Field(default="on", validation_alias="HAPROXY_CACHE")
     #: The stats page's credentials; a password is made up for each start when unset.
@@ -121,8 +123,12 @@ def haproxy_backend(ports: StackSettings) -> str:
     )
 
 
-def haproxy(ports: StackSettings, backend_file: str, password: str) -> Program:
-    """HAProxy in the foreground, configured by haproxy/haproxy.cfg and the backend file."""
+def haproxy(
+    ports: StackSettings, backend_file: str, password: str, metrics: bool = False
+) -> Program:
+    """HAProxy in the foreground, configured by haproxy/haproxy.cfg and the backend file; with
+    ``metrics``, its Prometheus exporter on a port of its own (for Prometheus to scrape)."""
+    exporter = {"HAPROXY_METRICS_BIND": f"{ports.host}:{ports.haproxy_metrics_port}"}
     return Program(
         "haproxy",
         argv=("haproxy", "-W", "-db", "-f", "haproxy/haproxy.cfg", "-f", backend_file),
@@ -132,6 +138,7 @@ def haproxy(ports: StackSettings, backend_file: str, password: str) -> Program:
             "HAPROXY_STATS_USER": ports.haproxy_stats_user,
             "HAPROXY_STATS_PASSWORD": password,
             "HAPROXY_CACHE": ports.haproxy_cache,
+            **(exporter if metrics else {}),
         },
         priority=50,
     )
@@ -214,7 +221,7 @@ def prometheus_config(ports: StackSettings, scrape_interval: str = "2s") -> str:
         + job("gateways", ports.gateway_ports)
         + job("feeders", ports.feeder_metrics_ports)
         + job("forwarders", ports.forwarder_metrics_ports)
-        + job("haproxy", [ports.haproxy_stats_port])
+        + job("haproxy", [ports.haproxy_metrics_port])
     )
 
 

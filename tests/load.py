@@ -24,10 +24,13 @@ class Load:
     """``concurrency`` clients looping on ``url`` (each request made unique with ``_=n`` when
     ``bust_cache``, so it reaches a replica) until ``stop``."""
 
-    def __init__(self, url: str, concurrency: int = 16, bust_cache: bool = True) -> None:
+    def __init__(
+        self, url: str, concurrency: int = 16, bust_cache: bool = True, timeout: float = 10.0
+    ) -> None:
         self.url = url
         self.concurrency = concurrency
         self.bust_cache = bust_cache
+        self.timeout = timeout
         self.outcomes: list[Outcome] = []
         self._counter = itertools.count()
         self._running = True
@@ -47,7 +50,7 @@ class Load:
 
     async def _run(self) -> None:
         limits = httpx.Limits(max_connections=self.concurrency)
-        async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+        async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as client:
             await asyncio.gather(*(self._client(client) for _ in range(self.concurrency)))
 
     def stop(self) -> list[Outcome]:

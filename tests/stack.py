@@ -235,6 +235,7 @@ def demo_env(**extra: str) -> dict[str, str]:
         "STACK_POSTGRES_PORT": str(free_port()),
         "STACK_HAPROXY_PORT": str(free_port()),
         "STACK_HAPROXY_STATS_PORT": str(free_port()),
+        "STACK_HAPROXY_METRICS_PORT": str(free_port()),
         "STACK_FEEDER_METRICS_PORTS": json.dumps([free_port(), free_port(), free_port()]),
         "STACK_FORWARDER_METRICS_PORTS": json.dumps([free_port(), free_port()]),
         "STACK_PROMETHEUS_PORT": str(free_port()),

@@ -62,6 +62,7 @@ def test_documented_defaults_are_the_real_ones():
 
 #: Read by Docker Compose itself, or by the tests: no settings class of ours.
 OTHERS = {
+    "COMPOSE_FILE",
     "COMPOSE_PROFILES",
     "POSTGRES_USER",
     "POSTGRES_PASSWORD",
@@ -69,6 +70,13 @@ OTHERS = {
     "GRAFANA_ADMIN_USER",
     "GRAFANA_ADMIN_PASSWORD",
     "LOADTEST_USER_RPS",
+    "PUBLISH_API",
+    "PUBLISH_STATS_PORT",
+    "PUBLISH_PROMETHEUS_PORT",
+    "PUBLISH_GRAFANA_PORT",
+    "PUBLISH_SIM_CONTROL_PORT",
+    "PUBLISH_LOCUST_PORT",
+    "RATEWIRE_IMAGE",
 }
 
 

@@ -1,9 +1,13 @@
+"""How the gateway tells database errors apart, and reads its password from a file."""
+
 from __future__ import annotations
+
+from pathlib import Path
 
 import asyncpg
 import pytest
 
-from gateway.database import is_transient, refuses_rows
+from gateway.database import is_transient, password_reader, refuses_rows
 
 
 @pytest.mark.parametrize(
@@ -58,3 +62,12 @@ def test_asyncpgs_own_data_error_is_the_rows_not_the_connection():
 )
 def test_a_wrong_schema_or_privilege_is_neither(error):
     assert not is_transient(error) and not refuses_rows(error)
+
+
+def test_the_password_is_read_again_at_every_connection(tmp_path: Path):
+    secret = tmp_path / "password"
+    secret.write_text("first\n")
+    read = password_reader(secret)
+    assert read() == "first"  # without the newline, as $(cat file) reads it
+    secret.write_text("replaced")
+    assert read() == "replaced"  # a replaced secret needs no restart

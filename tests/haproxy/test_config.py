@@ -18,31 +18,51 @@ ENV = {
     "HAPROXY_STATS_USER": "admin",
     "HAPROXY_STATS_PASSWORD": "secret",
     "HAPROXY_CACHE": "on",
+    "GATEWAY_NAME_PREFIX": "ratewire-gateway-",
 }
+#: HAProxy's Prometheus exporter is configured only where Prometheus reads it.
+WITH_EXPORTER = {"HAPROXY_METRICS_BIND": ":8405"}
 
 pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None, reason="run `make install`")
 
 
-def check(*files: Path) -> subprocess.CompletedProcess:
+def check(*files: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``haproxy -c`` on ``files``, run from elsewhere: paths in them must not depend on it."""
     command = ["haproxy", "-c"]
     for file in files:
         command += ["-f", str(file)]
     return subprocess.run(
-        command, env={**os.environ, **ENV}, capture_output=True, text=True, check=False
+        command,
+        env={**os.environ, **ENV, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd="/",
     )
 
 
-def test_the_compose_configuration_is_valid():
-    result = check(ROOT / "haproxy/haproxy.cfg", ROOT / "haproxy/gateways-compose.cfg")
+@pytest.mark.parametrize("env", [{}, WITH_EXPORTER], ids=["no exporter", "exporter"])
+def test_the_compose_configuration_is_valid(env):
+    result = check(ROOT / "haproxy/haproxy.cfg", ROOT / "haproxy/gateways-compose.cfg", env=env)
     assert result.returncode == 0, result.stderr
     assert "Configuration file is valid" in result.stdout + result.stderr
     assert "WARNING" not in result.stderr
 
 
-def test_the_native_configuration_is_valid(tmp_path):
+@pytest.mark.parametrize("env", [{}, WITH_EXPORTER], ids=["no exporter", "exporter"])
+def test_the_native_configuration_is_valid(tmp_path, env):
     backend = tmp_path / "gateways.cfg"
     backend.write_text(haproxy_backend(StackSettings()))
-    result = check(ROOT / "haproxy/haproxy.cfg", backend)
+    result = check(ROOT / "haproxy/haproxy.cfg", backend, env=env)
     assert result.returncode == 0, result.stderr
     assert "WARNING" not in result.stderr
     assert "server gateway-2 127.0.0.1:8002" in backend.read_text()
+
+
+def test_compose_finds_each_replica_by_its_container_name():
+    backend = (ROOT / "haproxy/gateways-compose.cfg").read_text()
+    servers = [line.split() for line in backend.splitlines() if line.strip().startswith("server")]
+    assert [words[1] for words in servers] == [f"gateway-{n}" for n in range(1, 11)]
+    assert [words[2] for words in servers] == [
+        f'"${{GATEWAY_NAME_PREFIX}}{n}:8000"' for n in range(1, 11)
+    ]

@@ -1,0 +1,316 @@
+"""The Docker Compose deployment on a real engine, end to end: ``docker compose up --build``
+of the simulator variant (``compose.yaml`` + ``compose.sim.yaml``), every claim of the README's
+"Docker Compose" section checked against the running project, then ``down``.
+
+The tests share one project and run in order: each leaves it serving as it found it. Skipped,
+with the reason, where no Docker engine with Compose v2 answers (``.ci/run`` starts one through
+``../shared/docker-offline`` where that exists).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.docker.compose import Project, copy_tree, engine_problem
+from tests.haproxy.loglines import requests
+from tests.load import Load, Outcome, in_flight
+from tests.procs import wait_for
+
+PROBLEM = engine_problem()
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.skipif(PROBLEM is not None, reason=f"no Docker engine to run on: {PROBLEM}"),
+]
+
+#: Services that run once and exit; every other container must be healthy, or running when
+#: no check runs in both the real image and its stand-in (haproxy, grafana).
+ONE_SHOTS = {"secrets", "dbmate"}
+UNCHECKED = {"haproxy", "grafana"}
+
+
+@pytest.fixture(scope="module", name="project")
+def project_fixture(tmp_path_factory) -> Iterator[Project]:
+    """The simulator variant, built and started as a user would, serving fresh rates."""
+    project = Project(copy_tree(tmp_path_factory.mktemp("compose")))
+    try:
+        started = time.monotonic()
+        project.compose("up", "--build", "--detach", timeout=600)
+        up = time.monotonic() - started
+        wait_for(project.fresh, 120, interval=0.2, what="8 fresh courses on 8080")
+        print(
+            f"\n{project.name}: `up --build -d` returned after {up:.1f} s; 8 fresh courses "
+            f"through HAProxy {time.monotonic() - started:.1f} s after it began"
+        )
+        yield project
+    finally:
+        logs = project.compose("logs", "--no-color", "--tail", "30", check=False).stdout
+        print(f"----- the project's last log lines -----\n{logs}")
+        project.down()
+
+
+def settled(project: Project) -> bool:
+    """Every one-shot exited 0, every checked container healthy, the rest running."""
+    for container in project.containers():
+        service, state, health = container["Service"], container["State"], container["Health"]
+        if service in ONE_SHOTS:
+            if state != "exited" or int(container["ExitCode"]) != 0:
+                return False
+        elif service in UNCHECKED:
+            if state != "running":
+                return False
+        elif state != "running" or health != "healthy":
+            return False
+    return True
+
+
+def failed(outcomes: list[Outcome]) -> list[Outcome]:
+    return [o for o in outcomes if o.status != 200]
+
+
+def test_every_container_is_healthy_or_completed(project: Project):
+    wait_for(lambda: settled(project), 60, interval=1, what="every container healthy")
+    services = {c["Service"] for c in project.containers()}
+    assert services == {
+        "secrets",
+        "postgres",
+        "dbmate",
+        "forwarder-1",
+        "forwarder-2",
+        "simulator",
+        "feeder-binance-ws",
+        "feeder-binance-rest",
+        "feeder-coingecko",
+        "gateway",
+        "haproxy",
+        "prometheus",
+        "grafana",
+    }
+    assert sum(1 for c in project.containers() if c["Service"] == "gateway") == 2
+
+
+def test_the_migration_was_applied(project: Project):
+    versions = [row[0] for row in project.sql("SELECT version FROM schema_migrations")]
+    assert versions == ["20261124090000"]
+    assert project.sql("SELECT to_regclass('ticks') IS NOT NULL") == [["t"]]
+
+
+def test_feeders_read_the_simulator_and_no_live_feeder_runs(project: Project):
+    state = httpx.get(project.url("SIM_CONTROL", "/_control/state"), timeout=5).json()
+    assert state  # the simulator's control API answers on its published port
+    for service in ("feeder-binance-ws", "feeder-binance-rest", "feeder-coingecko"):
+        environment = project.exec(service, "env")
+        assert "simulator" in environment, service
+        assert "binance.com" not in environment and "coingecko.com" not in environment
+
+
+def test_both_replicas_serve_eight_fresh_courses_through_haproxy(project: Project):
+    password = project.stats_password()
+    before = {name: int(row["stot"]) for name, row in project.servers(password).items()}
+    for number in range(20):  # past the cache: each request reaches a replica
+        response = httpx.get(project.url("API", f"/api/v1/courses?n={number}"), timeout=5)
+        assert response.status_code == 200
+        courses = response.json()["courses"]
+        assert len(courses) == 8 and not any(course["stale"] for course in courses)
+    after = {name: int(row["stot"]) for name, row in project.servers(password).items()}
+    assert after["gateway-1"] > before["gateway-1"] and after["gateway-2"] > before["gateway-2"]
+
+
+def test_ticks_keep_growing_in_postgres(project: Project):
+    def stored() -> int:
+        return int(project.sql("SELECT count(*) FROM ticks")[0][0])
+
+    first = stored()
+    wait_for(lambda: stored() > first + 10, 15, interval=0.5, what="more ticks stored")
+
+
+def test_every_prometheus_target_is_up(project: Project):
+    def targets() -> list[dict]:
+        answer = httpx.get(project.url("PROMETHEUS", "/api/v1/targets"), timeout=5).json()
+        return answer["data"]["activeTargets"]
+
+    wait_for(
+        lambda: len(targets()) == 2 + 3 + 2 + 1 and all(t["health"] == "up" for t in targets()),
+        60,
+        interval=1,
+        what="8 targets up (2 gateways, 3 feeders, 2 forwarders, HAProxy)",
+    )
+
+
+def test_secrets_were_made_up_and_guard_the_stats_page(project: Project):
+    password = project.stats_password()
+    assert len(password) >= 30 and password != "change-me"
+    assert project.exec("postgres", "cat", "/run/secrets/postgres/password") != password
+    stats = project.url("STATS", "/")
+    assert httpx.get(stats, timeout=5).status_code == 401
+    assert httpx.get(stats, auth=("admin", "change-me"), timeout=5).status_code == 401
+    assert httpx.get(stats, auth=("admin", password), timeout=5).status_code == 200
+    # The exporter is not on the stats port, and its own port is not published...
+    assert httpx.get(project.url("STATS", "/metrics"), timeout=5).status_code == 401
+    assert project.compose("port", "haproxy", "8405", check=False).returncode != 0
+    # ...Prometheus reads it on the project's network (the target above).
+    # Each service sees the secrets it uses, and no other.
+    for service, files in (
+        ("haproxy", ["/run/secrets/haproxy/stats_password"]),
+        ("gateway", ["/run/secrets/postgres/password"]),
+    ):
+        assert project.exec(service, "find", "/run/secrets", "-type", "f").split() == files
+
+
+def test_a_second_build_and_up_recreate_nothing(project: Project):
+    before = project.ids()
+    load = Load(project.url("API", "/api/v1/courses"), concurrency=8, timeout=30)
+    try:
+        project.compose("up", "--build", "--detach", timeout=300)
+        project.compose("up", "--detach")
+    finally:
+        outcomes = load.stop()
+    assert project.ids() == before
+    assert outcomes and failed(outcomes) == []
+
+
+def test_scaling_to_three_replicas_and_back_fails_no_request(project: Project):
+    password = project.stats_password()
+    before = project.ids()
+    load = Load(project.url("API", "/api/v1/courses"), concurrency=8, timeout=30)
+    try:
+        project.compose("up", "--detach", "--scale", "gateway=3")
+        wait_for(
+            lambda: int(project.servers(password)["gateway-3"]["stot"]) > 0,
+            60,
+            interval=0.5,
+            what="HAProxy sending to gateway-3",
+        )
+        scaled = project.ids()
+        project.compose("up", "--detach")  # back to the two replicas of compose.yaml
+        time.sleep(2)
+    finally:
+        outcomes = load.stop()
+    assert {name: id_ for name, id_ in scaled.items() if name in before} == before
+    assert len(scaled) == len(before) + 1
+    assert project.ids() == before
+    print(
+        f"scaled to 3 and back to 2 under load: {len(failed(outcomes))} failed of {len(outcomes)}"
+    )
+    assert outcomes and failed(outcomes) == []
+
+
+def test_a_code_change_restarts_the_replicas_and_fails_no_request(project: Project):
+    source = project.directory / "gateway" / "api.py"
+    source.write_text(source.read_text() + "\n# a code change (tests/docker)\n")
+    before = project.ids()
+    load = Load(project.url("API", "/api/v1/courses"), concurrency=8, timeout=30)
+    try:
+        project.compose("up", "--build", "--detach", timeout=300)
+        wait_for(project.fresh, 60, interval=0.2, what="fresh courses again")
+    finally:
+        outcomes = load.stop()
+    after = project.ids()
+    gateways = [name for name in before if "-gateway-" in name]
+    assert all(after[name] != before[name] for name in gateways)  # new image, new containers
+    slowest = max(o.ended - o.started for o in outcomes)
+    print(
+        f"code change: replicas recreated, {len(failed(outcomes))} failed of {len(outcomes)} "
+        f"requests, the slowest answered in {slowest:.1f} s"
+    )
+    assert outcomes and failed(outcomes) == []
+
+
+def kill_replica_process(project: Project, index: int) -> None:
+    """SIGKILL the gateway process of one replica (the child of the container's init)."""
+    project.exec("gateway", "sh", "-c", "kill -KILL $(cat /proc/1/task/1/children)", index=index)
+
+
+def restarts(container: str) -> int:
+    """How many times Docker restarted ``container`` (its restart policy at work)."""
+    result = subprocess.run(
+        ["docker", "inspect", "--format", "{{.RestartCount}}", container],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(result.stdout)
+
+
+def test_a_killed_replica_costs_at_most_the_requests_in_flight(project: Project):
+    password = project.stats_password()
+    container = f"{project.name}-gateway-1"
+    restarted = restarts(container)
+    load = Load(project.url("API", "/api/v1/courses"), concurrency=16, timeout=30)
+    try:
+        time.sleep(2)
+        killed_at = time.monotonic()
+        kill_replica_process(project, 1)
+        wait_for(
+            lambda: restarts(container) > restarted,
+            30,
+            interval=0.1,
+            what="gateway-1 restarted by Docker",
+        )
+        # Back in rotation once its checks pass again (it may come back before two of them
+        # failed, so HAProxy need not have marked it down).
+        served = int(project.servers(password)["gateway-1"]["stot"])
+        wait_for(
+            lambda: project.servers(password)["gateway-1"]["status"] == "UP"
+            and int(project.servers(password)["gateway-1"]["stot"]) > served,
+            60,
+            interval=0.2,
+            what="gateway-1 serving again",
+        )
+        back_at = time.monotonic()
+        time.sleep(1)
+    finally:
+        outcomes = load.stop()
+    print(
+        f"replica killed under load: {len(failed(outcomes))} failed of {len(outcomes)} "
+        f"({in_flight(outcomes, killed_at)} in flight); serving again "
+        f"{back_at - killed_at:.1f} s later"
+    )
+    assert len(failed(outcomes)) <= in_flight(outcomes, killed_at)
+    # HAProxy logged the requests it retried on the other replica, and no plain success.
+    logged = requests(project.compose("logs", "--no-color", "haproxy").stdout)
+    assert any(r.retries != "0" for r in logged), "no retried request was logged"
+    assert not [r for r in logged if r.succeeded_plainly]
+
+
+def test_a_postgres_restart_loses_no_tick(project: Project):
+    started_before = project.sql("SELECT pg_postmaster_start_time()")[0][0]
+    window_start = project.sql("SELECT now()")[0][0]
+    project.compose("restart", "postgres")
+    wait_for(
+        lambda: project.compose("exec", "-T", "postgres", "pg_isready", check=False).returncode
+        == 0,
+        30,
+        interval=0.5,
+        what="PostgreSQL back",
+    )
+    assert project.sql("SELECT pg_postmaster_start_time()")[0][0] != started_before
+    time.sleep(5)  # ticks keep coming while the writers catch up
+    window_end = project.sql("SELECT now()")[0][0]
+    for index in (1, 2):
+        wait_for(lambda i=index: project.writer(i)["pending"] == 0, 30, what="writer drained")
+        assert project.writer(index)["dropped"] == 0
+    # Each feeder numbers its ticks: every number published in the window is stored.
+    rows = project.sql(
+        "SELECT feeder_id, count(*), max(seq) - min(seq) + 1 FROM ticks "
+        f"WHERE exchange_ts BETWEEN '{window_start}' AND '{window_end}' "
+        "AND transport LIKE 'binance%' GROUP BY feeder_id"
+    )
+    print(f"PostgreSQL restarted: (feeder, stored, numbered) {rows}")
+    assert len(rows) == 2 and all(int(row[1]) > 5 for row in rows)
+    assert all(row[1] == row[2] for row in rows)
+
+
+def test_down_leaves_nothing_behind(project: Project):
+    project.compose("down", "--volumes", "--timeout", "10")
+    label = f"label=com.docker.compose.project={project.name}"
+    for kind in ("ps", "volume ls", "network ls"):
+        command = ["docker", *kind.split(), *(["-a"] if kind == "ps" else []), "-q"]
+        listed = subprocess.run(
+            [*command, "--filter", label], capture_output=True, text=True, check=True
+        ).stdout
+        assert listed.strip() == "", f"{kind} still lists {listed.split()}"
