@@ -13,6 +13,16 @@ DEMO = "demo"
 RUN = "run"
 TRANSPORTS = ("binance-ws", "binance-rest", "coingecko")
 
+# What the launcher waits for before it starts a program (supervisord starts the others at
+# once), in the order it waits for them:
+#: every port of the simulator accepts connections (the feeders' first requests succeed)
+SIMULATOR_LISTENING = "simulator listening"
+#: the migrations are applied (the gateways read and write the schema)
+SCHEMA_APPLIED = "schema applied"
+#: every gateway answers /readyz (HAProxy starts with every replica in rotation)
+GATEWAYS_READY = "gateways ready"
+GATES = (SIMULATOR_LISTENING, SCHEMA_APPLIED, GATEWAYS_READY)
+
 
 class StackSettings(BaseSettings):
     """Ports of the native stack (the defaults are the documented ones; tests move them) and
@@ -59,17 +69,30 @@ class Program:
     #: or a whole command line
     argv: tuple[str, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
-    #: supervisord starts lower priorities first
+    #: supervisord starts lower priorities first; the launcher stops higher ones first
     priority: int = 100
-    #: False: started by the launcher once what it needs is there (the schema, for gateways)
-    autostart: bool = True
+    #: one of GATES: started by the launcher once that is true; None: at once
+    start_after: str | None = None
     #: the system user to run as (supervisord must run as root)
     user: str | None = None
+    #: the working directory (one the user can enter); None: the checkout
+    directory: str | None = None
     #: how the process is asked to stop
     stop_signal: str = "TERM"
 
+    @property
+    def autostart(self) -> bool:
+        """supervisord starts it by itself."""
+        return self.start_after is None
+
     def command(self, python: str = sys.executable) -> tuple[str, ...]:
         return (python, "-m", *self.module) if self.module else self.argv
+
+
+def stop_order(stack: list[Program]) -> list[list[str]]:
+    """The programs in the reverse of their start order: those of one priority together."""
+    priorities = sorted({program.priority for program in stack}, reverse=True)
+    return [[p.name for p in stack if p.priority == priority] for priority in priorities]
 
 
 def _tcp(host: str, port: int) -> str:
@@ -86,6 +109,16 @@ def simulator_urls(ports: StackSettings) -> dict[str, str]:
         # The simulator has no rate limit worth saving calls for: poll as often as it refreshes.
         "COINGECKO_INTERVAL": "10",
     }
+
+
+def simulator_ports(ports: StackSettings) -> tuple[int, ...]:
+    """Every port the simulator listens on."""
+    return (
+        ports.sim_control_port,
+        *ports.sim_binance_ws_ports,
+        ports.sim_binance_rest_port,
+        ports.sim_coingecko_port,
+    )
 
 
 def _simulator(ports: StackSettings) -> Program:
@@ -133,6 +166,9 @@ def haproxy(ports: StackSettings, backend_file: str, password: str) -> Program:
             "HAPROXY_CACHE": ports.haproxy_cache,
         },
         priority=50,
+        # Started with every replica able to answer: no "no server available" alert, and
+        # no health checks to pass before the first request is served.
+        start_after=GATEWAYS_READY,
     )
 
 
@@ -175,6 +211,9 @@ def programs(
                     **exchange_urls,
                 },
                 priority=30,
+                # Against the simulator, its first request would be refused (an ERROR, then a
+                # backoff) if it started before the simulator listens.
+                start_after=SIMULATOR_LISTENING if mode == DEMO else None,
             )
         )
     for number, port in enumerate(ports.gateway_ports, start=1):
@@ -189,7 +228,7 @@ def programs(
                     **(database or {}),
                 },
                 priority=40,
-                autostart=False,
+                start_after=SCHEMA_APPLIED,
             )
         )
     return stack
