@@ -68,7 +68,7 @@ def test_relays_and_counts_by_kind(forwarder: Forwarder):
         wait_for(lambda: forwarder.counts.get("tick", 0) >= 1, 5, what="a tick counted")
     finally:
         traffic.close()
-    assert forwarder.counts["subscription"] == 1
+    assert forwarder.counts["subscription"] >= 1  # one, or again after a reconnect
     assert forwarder.bytes > 0
 
 
