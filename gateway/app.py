@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.api import install_routes
 from gateway.database import open_pool
+from gateway.docs import install_docs
 from gateway.metrics import (
     GatewayCollector,
     WriterHistograms,
@@ -163,6 +164,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.state.gateway = gateway
     install_routes(app, gateway)
+    install_docs(app)
     install_metrics_route(app, gateway.registry)
     if settings.gateway_http_metrics:
         instrument_http(app, gateway.registry)
