@@ -3,8 +3,8 @@
 ``demo`` starts the exchange simulator and points the feeders at it; ``run`` uses the real
 exchanges. Without ``DATABASE_URL`` a private PostgreSQL cluster runs in ``run/pg``. The
 launcher starts supervisord, then each program that waits for something once it is there:
-the feeders once the simulator listens, the gateways once the migrations are applied, HAProxy
-once the gateways are ready. It stays in the foreground: Ctrl-C, SIGTERM or SIGHUP stops
+the feeders once the simulator listens, the gateways once the migrations are applied and the
+feeders run, HAProxy once the gateways are ready. It stays in the foreground: Ctrl-C, SIGTERM or SIGHUP stops
 the programs in the reverse order, those of one priority at once, then supervisord. Killed
 outright, it takes supervisord along, which stops the programs itself.
 ``supervisorctl -c run/supervisord.conf stop gateway-1`` stops one.
@@ -112,14 +112,20 @@ def _stopping(number: int, _frame) -> None:
 
 
 def start(stack: Plan, supervisord: Supervisord, process: subprocess.Popen) -> None:
-    """Once supervisord answers, open each gate and start the programs waiting for it."""
+    """Once supervisord answers, open each gate a program waits for, in order, and start
+    the programs once every gate they wait for is open."""
     Control.of(supervisord).wait_until_up(process)
     opening = gates(stack.settings, stack.database_url)
+    waiting = [program for program in stack.programs if program.start_after]
+    opened: set[str] = set()
     for gate in GATES:
-        waiting = [program.name for program in stack.programs if program.start_after == gate]
-        if waiting:
-            print(opening[gate](), flush=True)
-            Control.of(supervisord).start(waiting)
+        if not any(gate in program.start_after for program in waiting):
+            continue
+        print(opening[gate](), flush=True)
+        opened.add(gate)
+        now = [program for program in waiting if opened.issuperset(program.start_after)]
+        Control.of(supervisord).start(program.name for program in now)
+        waiting = [program for program in waiting if program not in now]
 
 
 def stop(stack: Plan, supervisord: Supervisord, process: subprocess.Popen) -> None:

@@ -14,6 +14,7 @@ import httpx
 
 from launcher.migrate import MigrationFailed, migrate
 from launcher.stack import (
+    FEEDERS_RUNNING,
     GATEWAYS_READY,
     SCHEMA_APPLIED,
     SIMULATOR_LISTENING,
@@ -82,5 +83,8 @@ def gates(settings: StackSettings, database_url: str) -> dict[str, Callable[[], 
             host, simulator_ports(settings), "the simulator", timeout=30
         ),
         SCHEMA_APPLIED: lambda: _migrate(database_url),
+        FEEDERS_RUNNING: lambda: wait_listening(
+            host, settings.feeder_metrics_ports, "the feeders", timeout=30
+        ),
         GATEWAYS_READY: lambda: wait_ready(host, settings.gateway_ports, timeout=20),
     }

@@ -19,9 +19,12 @@ TRANSPORTS = ("binance-ws", "binance-rest", "coingecko")
 SIMULATOR_LISTENING = "simulator listening"
 #: the migrations are applied (the gateways read and write the schema)
 SCHEMA_APPLIED = "schema applied"
+#: every feeder is up (a gateway's first answers hold every direction, and the gateways
+#: start on cores the feeders' own start no longer takes)
+FEEDERS_RUNNING = "feeders running"
 #: every gateway answers /readyz (HAProxy starts with every replica in rotation)
 GATEWAYS_READY = "gateways ready"
-GATES = (SIMULATOR_LISTENING, SCHEMA_APPLIED, GATEWAYS_READY)
+GATES = (SIMULATOR_LISTENING, SCHEMA_APPLIED, FEEDERS_RUNNING, GATEWAYS_READY)
 
 
 class StackSettings(BaseSettings):
@@ -71,8 +74,8 @@ class Program:
     environment: dict[str, str] = field(default_factory=dict)
     #: supervisord starts lower priorities first; the launcher stops higher ones first
     priority: int = 100
-    #: one of GATES: started by the launcher once that is true; None: at once
-    start_after: str | None = None
+    #: GATES: started by the launcher once they are all open; none: by supervisord, at once
+    start_after: tuple[str, ...] = ()
     #: the system user to run as (supervisord must run as root)
     user: str | None = None
     #: the working directory (one the user can enter); None: the checkout
@@ -83,7 +86,7 @@ class Program:
     @property
     def autostart(self) -> bool:
         """supervisord starts it by itself."""
-        return self.start_after is None
+        return not self.start_after
 
     def command(self, python: str = sys.executable) -> tuple[str, ...]:
         return (python, "-m", *self.module) if self.module else self.argv
@@ -168,7 +171,7 @@ def haproxy(ports: StackSettings, backend_file: str, password: str) -> Program:
         priority=50,
         # Started with every replica able to answer: no "no server available" alert, and
         # no health checks to pass before the first request is served.
-        start_after=GATEWAYS_READY,
+        start_after=(GATEWAYS_READY,),
     )
 
 
@@ -213,7 +216,7 @@ def programs(
                 priority=30,
                 # Against the simulator, its first request would be refused (an ERROR, then a
                 # backoff) if it started before the simulator listens.
-                start_after=SIMULATOR_LISTENING if mode == DEMO else None,
+                start_after=(SIMULATOR_LISTENING,) if mode == DEMO else (),
             )
         )
     for number, port in enumerate(ports.gateway_ports, start=1):
@@ -228,7 +231,7 @@ def programs(
                     **(database or {}),
                 },
                 priority=40,
-                start_after=SCHEMA_APPLIED,
+                start_after=(SCHEMA_APPLIED, FEEDERS_RUNNING),
             )
         )
     return stack

@@ -9,6 +9,7 @@ import pytest
 
 from launcher.stack import (
     DEMO,
+    FEEDERS_RUNNING,
     GATEWAYS_READY,
     RUN,
     SCHEMA_APPLIED,
@@ -95,9 +96,9 @@ def test_a_program_runs_where_its_user_can_enter(tmp_path: Path):
 def test_what_waits_for_what():
     demo = {p.name: p for p in programs(DEMO, StackSettings())}
     assert demo["simulator"].autostart and demo["forwarder-1"].autostart
-    assert demo["feeder-coingecko"].start_after == SIMULATOR_LISTENING
-    assert demo["gateway-2"].start_after == SCHEMA_APPLIED
-    assert haproxy(StackSettings(), "backend.cfg", "password").start_after == GATEWAYS_READY
+    assert demo["feeder-coingecko"].start_after == (SIMULATOR_LISTENING,)
+    assert demo["gateway-2"].start_after == (SCHEMA_APPLIED, FEEDERS_RUNNING)
+    assert haproxy(StackSettings(), "backend.cfg", "password").start_after == (GATEWAYS_READY,)
     # Against the real exchanges the feeders wait for nothing.
     assert all(p.autostart for p in programs(RUN, StackSettings()) if p.name.startswith("feeder"))
 
