@@ -173,12 +173,18 @@ def test_a_launcher_killed_outright_takes_the_stack_along(procs: ProcessGroup, r
     wait_for(lambda: all_served(first.api), 60, what="the first stack serving")
     pids = _stack_pids(first)
 
+    killed = time.monotonic()
     os.kill(first.process.pid, signal.SIGKILL)  # the launcher alone, not its group
     # The next start, at once, from the same checkout on the same ports: it waits for the
     # previous supervisord to finish stopping, then starts.
     second = _launch(procs, "launcher-again", run_dir, env)
     wait_for(lambda: _gone(pids, []), 30, what="every process of the killed stack gone")
+    gone = time.monotonic() - killed
     wait_for(lambda: all_served(second.api), 60, what="the next stack serving")
+    print(
+        f"launcher killed: its stack gone after {gone:.2f} s, the next one serving after "
+        f"{time.monotonic() - killed:.2f} s"
+    )
     assert not set(pids) & set(_stack_pids(second))
 
 
