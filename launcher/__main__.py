@@ -4,9 +4,9 @@
 exchanges. Without ``DATABASE_URL`` a private PostgreSQL cluster runs in ``run/pg``. The
 launcher starts supervisord, then each program that waits for something once it is there:
 the feeders once the simulator listens, the gateways once the migrations are applied and the
-feeders run, HAProxy once the gateways are ready. It stays in the foreground: Ctrl-C, SIGTERM or SIGHUP stops
-the programs in the reverse order, those of one priority at once, then supervisord. Killed
-outright, it takes supervisord along, which stops the programs itself.
+feeders run, HAProxy once the gateways are ready. It stays in the foreground: Ctrl-C, SIGTERM
+or SIGHUP stops the programs in the reverse order, those of one priority at once, then
+supervisord. Killed outright, it takes supervisord along, which stops the programs itself.
 ``supervisorctl -c run/supervisord.conf stop gateway-1`` stops one.
 """
 
