@@ -97,26 +97,27 @@ class Control:
             info["name"]: info["statename"] for info in self._rpc.supervisor.getAllProcessInfo()
         }
 
+    def _each(self, method: str, names: Iterable[str], done_already: int) -> None:
+        """``method`` for each program, not waiting for it; the fault saying the program is
+        there already is no error."""
+        call = getattr(self._rpc.supervisor, method)
+        for name in names:
+            try:
+                call(name, False)
+            except xmlrpc.client.Fault as fault:
+                if fault.faultCode != done_already:
+                    raise
+
     def start(self, names: Iterable[str]) -> None:
         """Start each program without waiting for it to stay up (supervisord still restarts
         it if it dies)."""
-        for name in names:
-            try:
-                self._rpc.supervisor.startProcess(name, False)
-            except xmlrpc.client.Fault as fault:
-                if fault.faultCode != Faults.ALREADY_STARTED:
-                    raise
+        self._each("startProcess", names, Faults.ALREADY_STARTED)
 
     def stop(self, names: Iterable[str], timeout: float = 15.0) -> list[str]:
         """Ask every program in ``names`` to stop at once, then wait until each has (past its
         ``stopwaitsecs`` supervisord kills it); returns those still running after ``timeout``."""
         names = list(names)
-        for name in names:
-            try:
-                self._rpc.supervisor.stopProcess(name, False)
-            except xmlrpc.client.Fault as fault:
-                if fault.faultCode != Faults.NOT_RUNNING:
-                    raise
+        self._each("stopProcess", names, Faults.NOT_RUNNING)
         deadline = time.monotonic() + timeout
         while True:
             states = self.states()
