@@ -27,7 +27,7 @@ SWAGGER_UI_PARAMETERS = {"validatorUrl": None}
 
 
 def _root(request: Request) -> str:
-    return request.scope.get("root_path", "").rstrip("/")
+    return str(request.scope.get("root_path", "")).rstrip("/")
 
 
 def install_docs(app: FastAPI) -> None:

@@ -24,6 +24,7 @@ import time
 import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from launcher import control
 from launcher.control import AlreadyRunning, Control, SupervisordGone
@@ -59,7 +60,7 @@ class Plan:
     stats_password: str
 
 
-def _database(settings: StackSettings, run_dir: Path) -> tuple[str, list[Program], dict]:
+def _database(settings: StackSettings, run_dir: Path) -> tuple[str, list[Program], dict[str, str]]:
     """The database URL, the program running it (if private), the gateways' extra settings."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value(), [], {}
@@ -104,14 +105,14 @@ class Stopping(Exception):
     """A signal asked the stack to stop."""
 
 
-def _stopping(number: int, _frame) -> None:
+def _stopping(number: int, _frame: FrameType | None) -> None:
     # Once: a second Ctrl-C must not cut the stop short.
     for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
     raise Stopping(signal.Signals(number).name)
 
 
-def start(stack: Plan, supervisord: Supervisord, process: subprocess.Popen) -> None:
+def start(stack: Plan, supervisord: Supervisord, process: subprocess.Popen[bytes]) -> None:
     """Once supervisord answers, open each gate a program waits for, in order, and start
     the programs once every gate they wait for is open."""
     Control.of(supervisord).wait_until_up(process)
@@ -128,7 +129,7 @@ def start(stack: Plan, supervisord: Supervisord, process: subprocess.Popen) -> N
         waiting = [program for program in waiting if program not in now]
 
 
-def stop(stack: Plan, supervisord: Supervisord, process: subprocess.Popen) -> None:
+def stop(stack: Plan, supervisord: Supervisord, process: subprocess.Popen[bytes]) -> None:
     """Stop the programs, each priority's at once, the last started first; then supervisord.
 
     supervisord would stop them itself in the same order, but one at a time, each after the

@@ -19,8 +19,12 @@ import time
 import xmlrpc.client
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, cast
 
-from supervisor.xmlrpc import Faults, SupervisorTransport
+from supervisor.xmlrpc import (  # type: ignore[import-untyped]
+    Faults,
+    SupervisorTransport,
+)
 
 from launcher.supervisor import CONTROL_USER, Supervisord
 
@@ -42,7 +46,7 @@ def _die_with(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def spawn(supervisord: Supervisord) -> subprocess.Popen:
+def spawn(supervisord: Supervisord) -> subprocess.Popen[bytes]:
     """supervisord in the foreground, in its own process group, dying with this process.
     (``preexec_fn`` is safe here: the launcher runs no threads.)"""
     parent = os.getpid()
@@ -67,7 +71,7 @@ class Control:
     def of(cls, supervisord: Supervisord) -> Control:
         return cls(supervisord.socket, supervisord.password)
 
-    def wait_until_up(self, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    def wait_until_up(self, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
         """Until supervisord answers; raises ``SupervisordGone`` if it exits first."""
         deadline = time.monotonic() + timeout
         while True:
@@ -85,7 +89,7 @@ class Control:
     def state(self) -> str:
         """``RUNNING``, or ``SHUTDOWN`` once it is stopping (a fault says so too)."""
         try:
-            return self._rpc.supervisor.getState()["statename"]
+            return str(cast(dict[str, Any], self._rpc.supervisor.getState())["statename"])
         except xmlrpc.client.Fault as fault:
             if fault.faultCode == Faults.SHUTDOWN_STATE:
                 return "SHUTDOWN"
@@ -93,9 +97,8 @@ class Control:
 
     def states(self) -> dict[str, str]:
         """Every program's state, by name."""
-        return {
-            info["name"]: info["statename"] for info in self._rpc.supervisor.getAllProcessInfo()
-        }
+        infos = cast(list[dict[str, Any]], self._rpc.supervisor.getAllProcessInfo())
+        return {str(info["name"]): str(info["statename"]) for info in infos}
 
     def _each(self, method: str, names: Iterable[str], done_already: int) -> None:
         """``method`` for each program, not waiting for it; the fault saying the program is

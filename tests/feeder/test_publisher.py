@@ -19,7 +19,7 @@ INSTRUMENT = "bitcoin.usd"
 
 
 @pytest.fixture(name="pair")
-def pair_fixture() -> Iterator[tuple[zmq.Socket, zmq.Socket]]:
+def pair_fixture() -> Iterator[tuple[zmq.Socket[bytes], zmq.Socket[bytes]]]:
     """A PUB socket and a SUB socket subscribed to everything on it."""
     context = zmq.Context()
     pub, sub = context.socket(zmq.PUB), context.socket(zmq.SUB)
@@ -31,7 +31,7 @@ def pair_fixture() -> Iterator[tuple[zmq.Socket, zmq.Socket]]:
     context.destroy(linger=0)
 
 
-def _feeder(pub: zmq.Socket) -> Publisher:
+def _feeder(pub: zmq.Socket[bytes]) -> Publisher:
     health = FeedHealth(COINGECKO, COINGECKO_REST, "coingecko@test", clock=lambda: 100.0)
     health.connected = True
     health.message_received()

@@ -57,7 +57,7 @@ def _requests(browser: Browser) -> list[str]:
     ]
 
 
-def _failures(browser: Browser) -> list[dict]:
+def _failures(browser: Browser) -> list[dict[str, object]]:
     return [e["params"] for e in browser.events if e["method"] == "Network.loadingFailed"]
 
 
@@ -69,7 +69,7 @@ def test_swagger_ui_renders_the_courses_operation_offline(gateway: Gateway, brow
         return paths if "/api/v1/courses" in paths else None
 
     paths = wait_for(listed, 30, interval=0.1, what="Swagger UI listing /api/v1/courses")
-    assert "/courses" in paths
+    assert paths is not None and "/courses" in paths
     requests = _requests(browser)
     assert f"{gateway.url}/docs/assets/swagger-ui-bundle.js" in requests
     assert f"{gateway.url}/openapi.json" in requests

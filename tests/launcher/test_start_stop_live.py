@@ -65,7 +65,7 @@ def _alive(pid: int) -> bool:
 
 def _ports(env: dict[str, str]) -> list[int]:
     """Every port the stack listens on (the values of its STACK_*PORT* settings)."""
-    found = []
+    found: list[int] = []
     for key, value in env.items():
         if key.startswith("STACK_") and "PORT" in key:
             found.extend(int(port) for port in re.findall(r"\d+", value))
