@@ -26,7 +26,8 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.docker.compose import Project, copy_tree
+from tests.checkout import copy_checkout
+from tests.docker.compose import Project
 from tests.load import Load
 from tests.procs import wait_for
 
@@ -91,7 +92,7 @@ def main() -> None:
     args = parser.parse_args()
     rounds = []
     with tempfile.TemporaryDirectory() as workdir:
-        directory = copy_tree(Path(workdir))
+        directory = copy_checkout(Path(workdir))
         for number in range(1, args.rounds + 1):
             figures = one_round(Project(directory))
             print(f"round {number}: " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()))

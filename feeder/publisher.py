@@ -73,11 +73,14 @@ class Publisher:
             )
 
     def heartbeat(self) -> None:
-        """Publish the feeder's ``Status``, and re-announce the last tick of each instrument.
+        """Re-announce the last tick of each instrument, then publish the feeder's ``Status``.
 
         PUB/SUB keeps no history: without the replays a gateway that starts (or a forwarder
         that restarts) between two CoinGecko polls would wait a whole interval for values.
+        The replays go first: a gateway learns from them which instruments this feeder
+        carries, so the ``Status`` right after is evidence for them, and a gateway that just
+        subscribed has fresh values after one heartbeat rather than two.
         """
-        self._socket.send_multipart(encode(self._health.status()), flags=zmq.NOBLOCK)
         for frames in self._replays.values():
             self._socket.send_multipart(frames, flags=zmq.NOBLOCK)
+        self._socket.send_multipart(encode(self._health.status()), flags=zmq.NOBLOCK)

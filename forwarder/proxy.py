@@ -40,9 +40,9 @@ class Forwarder:
         self._xpub_endpoint = xpub_endpoint
         self._control_endpoint = f"inproc://forwarder-control-{id(self)}"
         self._capture_endpoint = f"inproc://forwarder-capture-{id(self)}"
-        self._threads: list[threading.Thread] = []
+        self._relay: threading.Thread | None = None
+        self._counter: threading.Thread | None = None
         self._ready = threading.Event()
-        self._stopping = threading.Event()
         self._error: BaseException | None = None
         self.bound: tuple[str, str] | None = None
         #: messages relayed, by kind (tick, status, subscription, other)
@@ -51,9 +51,8 @@ class Forwarder:
 
     def start(self) -> None:
         """Bind and start relaying; raises if either endpoint cannot be bound."""
-        relay = threading.Thread(target=self._run, name="forwarder", daemon=True)
-        relay.start()
-        self._threads.append(relay)
+        self._relay = threading.Thread(target=self._run, name="forwarder", daemon=True)
+        self._relay.start()
         self._ready.wait()
         if self._error is not None:
             raise self._error
@@ -83,9 +82,8 @@ class Forwarder:
             for socket in sockets:
                 socket.close(0)
             return
-        counter = threading.Thread(target=self._count, name="forwarder-count", daemon=True)
-        counter.start()
-        self._threads.append(counter)
+        self._counter = threading.Thread(target=self._count, name="forwarder-count", daemon=True)
+        self._counter.start()
         self._ready.set()
         try:
             zmq.proxy_steerable(xsub, xpub, capture, control)
@@ -96,15 +94,14 @@ class Forwarder:
     def _count(self) -> None:
         copies = self._context.socket(zmq.SUB)
         copies.setsockopt(zmq.SUBSCRIBE, b"")
-        copies.setsockopt(zmq.RCVTIMEO, 200)
         copies.setsockopt(zmq.LINGER, 0)
         copies.connect(self._capture_endpoint)
         try:
-            while not self._stopping.is_set():
+            while True:
                 try:
                     frames = copies.recv_multipart()
-                except zmq.Again:
-                    continue
+                except zmq.ContextTerminated:  # stop() terminates the context: we are done
+                    return
                 kind = kind_of(frames[0])
                 self.counts[kind] = self.counts.get(kind, 0) + 1
                 self.bytes += sum(len(frame) for frame in frames)
@@ -112,16 +109,24 @@ class Forwarder:
             copies.close(0)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop relaying, close the sockets and wait for the threads."""
-        if not self._threads:
+        """Stop relaying, close the sockets and wait for the threads.
+
+        The relay ends on ``TERMINATE`` from the control socket, which stays open until the
+        relay has ended: an inproc socket closed right after sending, whatever its linger,
+        takes along what its peer has not read yet, and a proxy busy relaying often had not
+        (the stop then waited out the join's timeout). Terminating the context ends the
+        counting thread's blocking receive at once.
+        """
+        relay, counter = self._relay, self._counter
+        if relay is None:
             return
-        self._stopping.set()
-        if self._threads[0].is_alive():
-            signal = self._context.socket(zmq.PAIR)
-            signal.connect(self._control_endpoint)
-            signal.send(b"TERMINATE")
-            signal.close(0)
-        for thread in self._threads:
-            thread.join(timeout)
+        self._relay = self._counter = None
+        if relay.is_alive():
+            control = self._context.socket(zmq.PAIR)
+            control.connect(self._control_endpoint)
+            control.send(b"TERMINATE")
+            relay.join(timeout)
+            control.close(0)
         self._context.term()
-        self._threads.clear()
+        if counter is not None:
+            counter.join(timeout)

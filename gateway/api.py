@@ -16,86 +16,11 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from gateway.etag import if_none_match_hits
-from gateway.query import EXCHANGER_ALIASES, QueryError, shape_of
-from gateway.recipes import BASES, DIRECTIONS, QUOTES
+from gateway.query import QueryError, shape_of
 from gateway.render import Answers, iso_ms
 from gateway.responses import PrebuiltResponse, rejection
+from gateway.schema import COURSES_RESPONSES, FILTERS, IF_NONE_MATCH
 from gateway.view import ReplicaView
-
-_CSV = {"type": "array", "items": {"type": "string"}}
-QUERY_PARAMETERS = [
-    {
-        "name": "direction",
-        "in": "query",
-        "required": False,
-        "description": "Directions to return, repeatable or comma-separated, e.g. "
-        f"`BTC-USD,ETH-RUB`. One of: {', '.join(DIRECTIONS)}.",
-        "schema": {**_CSV, "items": {"type": "string", "enum": list(DIRECTIONS)}},
-        "style": "form",
-        "explode": True,
-    },
-    {
-        "name": "base",
-        "in": "query",
-        "required": False,
-        "description": f"Base currencies: {', '.join(BASES)}.",
-        "schema": {**_CSV, "items": {"type": "string", "enum": list(BASES)}},
-    },
-    {
-        "name": "quote",
-        "in": "query",
-        "required": False,
-        "description": f"Quote currencies: {', '.join(QUOTES)}.",
-        "schema": {**_CSV, "items": {"type": "string", "enum": list(QUOTES)}},
-    },
-    {
-        "name": "exchanger",
-        "in": "query",
-        "required": False,
-        "description": "Only rates from this exchanger (`coingeko` is accepted for coingecko).",
-        "schema": {"type": "string", "enum": list(EXCHANGER_ALIASES)},
-    },
-    {
-        "name": "If-None-Match",
-        "in": "header",
-        "required": False,
-        "description": "Entity tags from earlier answers: 304 when the rates are unchanged.",
-        "schema": {"type": "string"},
-    },
-]
-
-COURSES_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The courses, in the fixed order of directions.",
-        "content": {
-            "application/json": {
-                "example": {
-                    "exchanger": "binance",
-                    "courses": [
-                        {
-                            "direction": "BTC-USD",
-                            "value": 97123.45,
-                            "exchanger": "binance",
-                            "updated_at": "2026-11-24T10:00:00.123Z",
-                            "stale": False,
-                        },
-                        {
-                            "direction": "BTC-RUB",
-                            "value": 8984519.3,
-                            "exchanger": "binance",
-                            "updated_at": "2026-11-24T09:59:30.000Z",
-                            "stale": False,
-                            "via": ["coingecko"],
-                        },
-                    ],
-                }
-            }
-        },
-    },
-    304: {"description": "Unchanged since the `If-None-Match` tag."},
-    422: {"description": "An invalid parameter value; the message lists the valid ones."},
-    503: {"description": "No rate known yet for what was asked; see `Retry-After`."},
-}
 
 
 def _if_none_match(request: Request) -> str | None:
@@ -145,7 +70,7 @@ def install_routes(app: FastAPI, gateway: ReplicaView, answers: Answers) -> None
             + ("" if versioned else " Unversioned alias of `/api/v1/courses`."),
             response_class=Response,
             responses=COURSES_RESPONSES,
-            openapi_extra={"parameters": QUERY_PARAMETERS},
+            openapi_extra={"parameters": [*FILTERS, IF_NONE_MATCH]},
             name=f"courses{'' if versioned else '_alias'}",
             tags=["rates"],
             route_class_override=PrebuiltRoute,

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from gateway.api import install_routes
+from gateway.docs import install_docs
 from gateway.metrics import (
     GatewayCollector,
     WriterHistograms,
@@ -51,6 +52,7 @@ def create_app(settings: GatewaySettings, on_fatal: Callable[[], None] | None = 
     )
     app.state.gateway = gateway
     install_routes(app, gateway, answers)
+    install_docs(app)
     install_metrics_route(app, registry)
     if settings.gateway_http_metrics:
         instrument_http(app, registry)

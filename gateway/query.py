@@ -1,8 +1,16 @@
 """The ``/courses`` query string: parsed once per distinct string, validated, never a 500.
 
-``direction`` (repeatable or comma-separated), ``base``, ``quote`` (likewise) and ``exchanger``
-narrow the answer; unknown parameter names are ignored (clients add cache-busters), unknown
-values are refused with the list of valid ones.
+What the OpenAPI document says (``gateway.schema``) is what is accepted, exactly:
+
+- ``direction``, ``base`` and ``quote`` each list values, repeated (``direction=BTC-USD&
+  direction=ETH-RUB``) or comma-separated (``direction=BTC-USD,ETH-RUB``), spelt as listed
+  (``BTC-USD``, not ``btc-usd``), no blanks; each at most as many times, and with at most as
+  many values each time, as it has valid values;
+- ``exchanger`` once: ``binance``, ``coingecko`` or the assignment's ``coingeko``.
+
+The filters narrow together: what remains may be nothing (``direction=BTC-USD&quote=RUB``),
+which is an answer, not an error. Unknown parameter names are ignored (clients add
+cache-busters); anything else is refused (422) with a message saying what is valid.
 """
 
 from __future__ import annotations
@@ -16,12 +24,16 @@ from gateway.recipes import BASES, DIRECTIONS, QUOTES, base_of, quote_of
 
 #: The assignment spells CoinGecko "coingeko"; both are accepted.
 EXCHANGER_ALIASES = {BINANCE: BINANCE, COINGECKO: COINGECKO, "coingeko": COINGECKO}
+#: Parameters listing values, with the values each may list.
+LISTS: dict[str, tuple[str, ...]] = {"direction": DIRECTIONS, "base": BASES, "quote": QUOTES}
+#: Longer than any query the rules above allow (1,022 characters, commas encoded).
 MAX_QUERY_LENGTH = 2048
 
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """What one query asks for: directions in the fixed order, and an optional exchanger."""
+    """What one query asks for: directions in the fixed order (none when the filters
+    exclude each other), and an optional exchanger."""
 
     directions: tuple[str, ...]
     exchanger: str | None = None
@@ -34,46 +46,59 @@ class QueryError(ValueError):
     """A query the API refuses (422), with a message that says what is valid."""
 
 
-def _values(pairs: list[tuple[str, str]], name: str, normalise) -> list[str]:
-    values = []
-    for key, raw in pairs:
-        if key == name:
-            values.extend(normalise(part.strip()) for part in raw.split(",") if part.strip())
+def _listed(name: str, occurrences: list[str]) -> set[str] | None:
+    """The values of a list parameter given ``occurrences`` times (None: not given)."""
+    if not occurrences:
+        return None
+    valid = LISTS[name]
+    if len(occurrences) > len(valid):
+        raise QueryError(f"give {name} at most {len(valid)} times")
+    values: set[str] = set()
+    for occurrence in occurrences:
+        parts = occurrence.split(",")
+        unknown = [part for part in parts if part not in valid]
+        if unknown:
+            raise QueryError(
+                f"invalid {name} {', '.join(map(repr, unknown))}; valid values: {', '.join(valid)}"
+            )
+        if len(parts) > len(valid):
+            raise QueryError(f"at most {len(valid)} values in one {name}")
+        values.update(parts)
     return values
 
 
-def _check(values: list[str], valid: tuple[str, ...], name: str) -> set[str]:
-    unknown = [value for value in values if value not in valid]
-    if unknown:
+def _exchanger(occurrences: list[str]) -> str | None:
+    if not occurrences:
+        return None
+    if len(occurrences) > 1:
+        raise QueryError("give exchanger once")
+    name = occurrences[0]
+    if name not in EXCHANGER_ALIASES:
         raise QueryError(
-            f"invalid {name} {', '.join(map(repr, unknown))}; valid values: {', '.join(valid)}"
+            f"invalid exchanger {name!r}; valid values: {', '.join(EXCHANGER_ALIASES)}"
         )
-    return set(values)
+    return EXCHANGER_ALIASES[name]
 
 
 def parse_query(query: str) -> Shape:
     """The shape a query string asks for; raises ``QueryError``."""
     if len(query) > MAX_QUERY_LENGTH:
         raise QueryError(f"query string longer than {MAX_QUERY_LENGTH} characters")
-    pairs = parse_qsl(query, keep_blank_values=True)
-    directions = _check(_values(pairs, "direction", str.upper), DIRECTIONS, "direction")
-    bases = _check(_values(pairs, "base", str.upper), BASES, "base")
-    quotes = _check(_values(pairs, "quote", str.upper), QUOTES, "quote")
-    exchangers = _values(pairs, "exchanger", str.lower)
-    _check(exchangers, tuple(EXCHANGER_ALIASES), "exchanger")
-    chosen = {EXCHANGER_ALIASES[name] for name in exchangers}
-    if len(chosen) > 1:
-        raise QueryError(f"give at most one exchanger, not {', '.join(sorted(chosen))}")
+    given: dict[str, list[str]] = {name: [] for name in (*LISTS, "exchanger")}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key in given:
+            given[key].append(value)
+    directions = _listed("direction", given["direction"])
+    bases = _listed("base", given["base"])
+    quotes = _listed("quote", given["quote"])
     selected = tuple(
         direction
         for direction in DIRECTIONS
-        if (not directions or direction in directions)
-        and (not bases or base_of(direction) in bases)
-        and (not quotes or quote_of(direction) in quotes)
+        if (directions is None or direction in directions)
+        and (bases is None or base_of(direction) in bases)
+        and (quotes is None or quote_of(direction) in quotes)
     )
-    if not selected:
-        raise QueryError("no direction matches all of direction, base and quote together")
-    return Shape(selected, chosen.pop() if chosen else None)
+    return Shape(selected, _exchanger(given["exchanger"]))
 
 
 @lru_cache(maxsize=4096)

@@ -77,12 +77,13 @@ def render_error(status: int, detail: str, extra: tuple[tuple[bytes, bytes], ...
 def render_courses(
     courses: list[Course], exchanger_filter: str | None, cache_control: bytes
 ) -> Rendered:
-    """The 200 answer for ``courses`` (non-empty, in the fixed order)."""
+    """The 200 answer for ``courses`` (in the fixed order; none when the query's filters
+    exclude each other: the top-level exchanger is then the one asked for, or null)."""
     if exchanger_filter is not None:
-        top = exchanger_filter
+        top: str | None = exchanger_filter
     else:
         sources = {course.exchanger for course in courses}
-        top = next(name for name in EXCHANGERS if name in sources)
+        top = next((name for name in EXCHANGERS if name in sources), None)
     body = _json.encode({"exchanger": top, "courses": [course_json(c) for c in courses]})
     etag = etag_of(body)
     headers = _headers(etag, cache_control, body)
@@ -137,7 +138,7 @@ class Answers:
             if course is not None
         }
         courses = [by_direction[d] for d in selection.directions if d in by_direction]
-        if not courses:
+        if not courses and selection.directions:
             asked = ", ".join(selection.directions)
             where = f" from {selection.exchanger}" if selection.exchanger else ""
             return render_error(

@@ -3,9 +3,10 @@
 
 PostgreSQL refuses to run as root, so when we are root the cluster belongs to the ``postgres``
 system user (present wherever Debian's server package is installed) and its commands run
-through ``runuser``. That user must reach the data directory; when the preferred place is not
-reachable (a checkout under a private home), the cluster lives in a reachable directory under
-the system's temporary directory and the preferred path becomes a symlink to it.
+through ``runuser``, in the cluster's directory. That user must reach the data directory; when
+the preferred place is not reachable (a checkout under a private home), the cluster lives in a
+reachable directory under the system's temporary directory and the preferred path becomes a
+symlink to it.
 """
 
 from __future__ import annotations
@@ -102,8 +103,23 @@ class EmbeddedPostgres:
             "--locale=C",
             "--no-instructions",
         ]
-        subprocess.run(self._as_owner(command), check=True, capture_output=True)
+        subprocess.run(self._as_owner(command), check=True, capture_output=True, cwd=self.home)
+        self._create_database()
         return True
+
+    def _create_database(self) -> None:
+        """The service's database, created in single-user mode before the server first starts:
+        otherwise the migrations' first connection finds none, and the server logs a FATAL
+        line at every first start."""
+        command = [str(self.bindir / "postgres"), "--single", "-D", str(self.data), "postgres"]
+        subprocess.run(
+            self._as_owner(command),
+            input=f'CREATE DATABASE "{DATABASE}";\n',
+            text=True,
+            cwd=self.home,
+            check=True,
+            capture_output=True,
+        )
 
     def server_command(self) -> list[str]:
         """``postgres`` in the foreground, for a process manager (run as :attr:`owner`)."""
@@ -135,8 +151,8 @@ class EmbeddedPostgres:
             "30",
             "start",
         ]
-        subprocess.run(self._as_owner(command), check=True, capture_output=True)
+        subprocess.run(self._as_owner(command), check=True, capture_output=True, cwd=self.home)
 
     def stop(self, mode: str = "fast") -> None:
         command = [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"]
-        subprocess.run(self._as_owner(command), check=False, capture_output=True)
+        subprocess.run(self._as_owner(command), check=False, capture_output=True, cwd=self.home)

@@ -14,6 +14,19 @@ from common.markets import TRANSPORTS
 DEMO = "demo"
 RUN = "run"
 
+# What the launcher waits for before it starts a program (supervisord starts the others at
+# once), in the order it waits for them:
+#: every port of the simulator accepts connections (the feeders' first requests succeed)
+SIMULATOR_LISTENING = "simulator listening"
+#: the migrations are applied (the gateways read and write the schema)
+SCHEMA_APPLIED = "schema applied"
+#: every feeder is up (a gateway's first answers hold every direction, and the gateways
+#: start on cores the feeders' own start no longer takes)
+FEEDERS_RUNNING = "feeders running"
+#: every gateway answers /readyz (HAProxy starts with every replica in rotation)
+GATEWAYS_READY = "gateways ready"
+GATES = (SIMULATOR_LISTENING, SCHEMA_APPLIED, FEEDERS_RUNNING, GATEWAYS_READY)
+
 
 class StackSettings(BaseSettings):
     """Ports of the native stack (the defaults are the documented ones; tests move them) and
@@ -62,17 +75,30 @@ class Program:
     #: or a whole command line
     argv: tuple[str, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
-    #: supervisord starts lower priorities first
+    #: supervisord starts lower priorities first; the launcher stops higher ones first
     priority: int = 100
-    #: False: started by the launcher once what it needs is there (the schema, for gateways)
-    autostart: bool = True
+    #: GATES: started by the launcher once they are all open; none: by supervisord, at once
+    start_after: tuple[str, ...] = ()
     #: the system user to run as (supervisord must run as root)
     user: str | None = None
+    #: the working directory (one the user can enter); None: the checkout
+    directory: str | None = None
     #: how the process is asked to stop
     stop_signal: str = "TERM"
 
+    @property
+    def autostart(self) -> bool:
+        """supervisord starts it by itself."""
+        return not self.start_after
+
     def command(self, python: str = sys.executable) -> tuple[str, ...]:
         return (python, "-m", *self.module) if self.module else self.argv
+
+
+def stop_order(stack: list[Program]) -> list[list[str]]:
+    """The programs in the reverse of their start order: those of one priority together."""
+    priorities = sorted({program.priority for program in stack}, reverse=True)
+    return [[p.name for p in stack if p.priority == priority] for priority in priorities]
 
 
 def _tcp(host: str, port: int) -> str:
@@ -89,6 +115,16 @@ def simulator_urls(ports: StackSettings) -> dict[str, str]:
         # The simulator has no rate limit worth saving calls for: poll as often as it refreshes.
         "COINGECKO_INTERVAL": "10",
     }
+
+
+def simulator_ports(ports: StackSettings) -> tuple[int, ...]:
+    """Every port the simulator listens on."""
+    return (
+        ports.sim_control_port,
+        *ports.sim_binance_ws_ports,
+        ports.sim_binance_rest_port,
+        ports.sim_coingecko_port,
+    )
 
 
 def _simulator(ports: StackSettings) -> Program:
@@ -141,6 +177,9 @@ def haproxy(
             **(exporter if metrics else {}),
         },
         priority=50,
+        # Started with every replica able to answer: no "no server available" alert, and
+        # no health checks to pass before the first request is served.
+        start_after=(GATEWAYS_READY,),
     )
 
 
@@ -183,6 +222,9 @@ def programs(
                     **exchange_urls,
                 },
                 priority=30,
+                # Against the simulator, its first request would be refused (an ERROR, then a
+                # backoff) if it started before the simulator listens.
+                start_after=(SIMULATOR_LISTENING,) if mode == DEMO else (),
             )
         )
     for number, port in enumerate(ports.gateway_ports, start=1):
@@ -197,7 +239,7 @@ def programs(
                     **(database or {}),
                 },
                 priority=40,
-                autostart=False,
+                start_after=(SCHEMA_APPLIED, FEEDERS_RUNNING),
             )
         )
     return stack

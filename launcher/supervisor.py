@@ -4,9 +4,36 @@ merges every process's output (each line names its process) onto stdout."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.stack import Program
+
+#: supervisorctl's user name on the control socket; the password is made up for each start.
+CONTROL_USER = "launcher"
+
+
+@dataclass(frozen=True)
+class Supervisord:
+    """Where one supervisord keeps its state, and who may control it."""
+
+    run_dir: Path
+    #: the system user it runs as: the launcher's own (saying so spares a warning as root)
+    user: str
+    #: the control socket's password (the socket is also mode 0700)
+    password: str
+
+    @property
+    def socket(self) -> Path:
+        return self.run_dir / "supervisor.sock"
+
+    @property
+    def config(self) -> Path:
+        return self.run_dir / "supervisord.conf"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.run_dir / "supervisord.pid"
 
 
 def _quote(value: str) -> str:
@@ -19,23 +46,35 @@ def _environment(program: Program) -> str:
     return ",".join(f"{key}={_quote(value)}" for key, value in env.items())
 
 
-def render(programs: Iterable[Program], run_dir: Path, workdir: Path, python: str) -> str:
-    """The text of ``supervisord.conf``."""
+def render(
+    programs: Iterable[Program], supervisord: Supervisord, workdir: Path, python: str
+) -> str:
+    """The text of ``supervisord.conf``.
+
+    supervisord's own lines go to stdout once: in the foreground it prints them itself, so
+    its log file is /dev/null (a log file on /dev/stdout printed each line twice).
+    """
+    run_dir = supervisord.run_dir
     sections = [f"""[supervisord]
 nodaemon=true
-logfile=/dev/stdout
+user={supervisord.user}
+logfile=/dev/null
 logfile_maxbytes=0
 loglevel=info
-pidfile={run_dir}/supervisord.pid
+pidfile={supervisord.pidfile}
 childlogdir={run_dir}
 directory={workdir}
 
 [unix_http_server]
-file={run_dir}/supervisor.sock
+file={supervisord.socket}
 chmod=0700
+username={CONTROL_USER}
+password={supervisord.password}
 
 [supervisorctl]
-serverurl=unix://{run_dir}/supervisor.sock
+serverurl=unix://{supervisord.socket}
+username={CONTROL_USER}
+password={supervisord.password}
 
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
@@ -45,7 +84,7 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
         user = f"user={program.user}\n" if program.user else ""
         sections.append(f"""[program:{program.name}]
 command={command}
-directory={workdir}
+directory={program.directory or workdir}
 environment={_environment(program)}
 {user}priority={program.priority}
 autostart={str(program.autostart).lower()}

@@ -35,7 +35,7 @@ FLAGS = (
 class Browser:
     """One headless Chromium and one page in it."""
 
-    def __init__(self, width: int = 1440, height: int = 1000) -> None:
+    def __init__(self, width: int = 1440, height: int = 1000, flags: tuple[str, ...] = ()) -> None:
         chromium = shutil.which("chromium")
         if chromium is None:
             raise SystemExit("chromium is not installed: run `make install`")
@@ -45,6 +45,7 @@ class Browser:
             [
                 chromium,
                 *FLAGS,
+                *flags,
                 f"--remote-debugging-port={port}",
                 f"--user-data-dir={self._profile}",
             ]
@@ -59,6 +60,8 @@ class Browser:
             pages[0]["webSocketDebuggerUrl"], max_size=64 * 2**20, ping_interval=None
         )
         self._ids = itertools.count(1)
+        #: DevTools events (``Network.requestWillBeSent``, ...) received so far, in order
+        self.events: list[dict[str, Any]] = []
         self.call("Page.enable")
         self.call("Network.enable")
         self.resize(width, height)
@@ -72,7 +75,7 @@ class Browser:
         return [t for t in targets if t.get("type") == "page"]
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
-        """One DevTools command; its result (events in between are skipped)."""
+        """One DevTools command; its result (events in between go to :attr:`events`)."""
         number = next(self._ids)
         self._ws.send(json.dumps({"id": number, "method": method, "params": params}))
         while True:
@@ -82,6 +85,8 @@ class Browser:
                     raise RuntimeError(f"{method}: {message['error']}")
                 result: dict[str, Any] = message.get("result", {})
                 return result
+            if "method" in message:
+                self.events.append(message)
 
     def resize(self, width: int, height: int) -> None:
         """The page's viewport, in CSS pixels."""

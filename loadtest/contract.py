@@ -23,6 +23,29 @@ DIRECTIONS = (
 )
 EXCHANGERS = ("binance", "coingecko")
 ETAG = re.compile(r'^"[A-Za-z0-9_-]+"$')
+#: What a course holds: every field always, but ``via`` (on cross rates only).
+COURSE_FIELDS = ("direction", "value", "exchanger", "updated_at", "stale", "via")
+OPTIONAL_FIELDS = ("via",)
+
+
+def _course_problems(course: dict[str, Any], exchanger: str | None) -> Iterator[str]:
+    direction = course.get("direction")
+    missing = [f for f in COURSE_FIELDS if f not in course and f not in OPTIONAL_FIELDS]
+    unknown = [field for field in course if field not in COURSE_FIELDS]
+    if missing or unknown:
+        yield f"fields missing {missing} or unknown {unknown} in {direction}"
+    value = course.get("value")
+    if not isinstance(value, float) or value <= 0:
+        yield f"bad value {value!r} for {direction}"
+    if course.get("exchanger") not in EXCHANGERS or (
+        exchanger is not None and course["exchanger"] != exchanger
+    ):
+        yield f"bad exchanger {course.get('exchanger')!r} for {direction}"
+    if not isinstance(course.get("stale"), bool) or not isinstance(course.get("updated_at"), str):
+        yield f"no stale flag or updated_at for {direction}"
+    via = course.get("via", ["binance"])
+    if not via or any(leg not in EXCHANGERS for leg in via):
+        yield f"bad via {via!r} for {direction}"
 
 
 class Answer(Protocol):
@@ -44,21 +67,15 @@ def _problems(
     if "max-age" not in headers.get("cache-control", ""):
         yield "no Cache-Control max-age"
     body = response.json()
-    if body.get("exchanger") not in EXCHANGERS:
-        yield f"bad top-level exchanger {body.get('exchanger')!r}"
     courses = body.get("courses", [])
+    # With no course (filters that exclude each other), the exchanger asked for, or null.
+    top = body.get("exchanger")
+    if top not in EXCHANGERS and not (top is None and not courses and exchanger is None):
+        yield f"bad top-level exchanger {top!r}"
     if tuple(course.get("direction") for course in courses) != directions:
         yield f"directions {[c.get('direction') for c in courses]} instead of {directions}"
     for course in courses:
-        value = course.get("value")
-        if not isinstance(value, float) or value <= 0:
-            yield f"bad value {value!r} for {course.get('direction')}"
-        if course.get("exchanger") not in EXCHANGERS or (
-            exchanger is not None and course["exchanger"] != exchanger
-        ):
-            yield f"bad exchanger {course.get('exchanger')!r} for {course['direction']}"
-        if not isinstance(course.get("stale"), bool) or "updated_at" not in course:
-            yield f"no stale flag or updated_at for {course['direction']}"
+        yield from _course_problems(course, exchanger)
 
 
 def problems(response: Answer, directions: tuple[str, ...], exchanger: str | None = None) -> str:

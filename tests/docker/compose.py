@@ -47,24 +47,6 @@ def engine_problem() -> str | None:
     return None
 
 
-def copy_tree(destination: Path) -> Path:
-    """The repository's files (tracked, or new and not ignored) copied to ``destination``."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    for name in filter(None, listed.decode().split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    return destination
-
-
 @dataclass
 class Project:
     """One compose project of the simulator variant, on free host ports."""

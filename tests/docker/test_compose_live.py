@@ -16,7 +16,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.docker.compose import Project, copy_tree, engine_problem
+from tests.checkout import copy_checkout
+from tests.docker.compose import Project, engine_problem
 from tests.haproxy.loglines import requests
 from tests.load import Load, Outcome, in_flight
 from tests.procs import wait_for
@@ -36,7 +37,7 @@ UNCHECKED = {"haproxy", "grafana"}
 @pytest.fixture(scope="module", name="project")
 def project_fixture(tmp_path_factory) -> Iterator[Project]:
     """The simulator variant, built and started as a user would, serving fresh rates."""
-    project = Project(copy_tree(tmp_path_factory.mktemp("compose")))
+    project = Project(copy_checkout(tmp_path_factory.mktemp("compose")))
     try:
         started = time.monotonic()
         project.compose("up", "--build", "--detach", timeout=600)

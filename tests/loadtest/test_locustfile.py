@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.recipes import DIRECTIONS, EXCHANGERS
+from gateway.schema import Course, Courses
 from loadtest import contract
 from tests.procs import ProcessGroup
 from tests.stack import remove_private_cluster, start_demo
@@ -47,6 +48,26 @@ GOOD = {"exchanger": "binance", "courses": [course(d) for d in DIRECTIONS]}
 def test_the_contract_is_the_gateways():
     assert contract.DIRECTIONS == DIRECTIONS
     assert contract.EXCHANGERS == EXCHANGERS
+    documented = Course.model_json_schema()
+    assert set(contract.COURSE_FIELDS) == set(documented["properties"])
+    optional = set(documented["properties"]) - set(documented["required"])
+    assert set(contract.OPTIONAL_FIELDS) == optional
+
+
+@pytest.mark.parametrize(
+    "body,directions",
+    [
+        (GOOD, DIRECTIONS),
+        (
+            {"exchanger": "binance", "courses": [{**course("BTC-RUB"), "via": ["coingecko"]}]},
+            ("BTC-RUB",),
+        ),
+        ({"exchanger": None, "courses": []}, ()),
+    ],
+)
+def test_what_the_contract_accepts_the_gateways_schema_does(body, directions):
+    assert contract.problems(Answer(body), directions) == ""
+    Courses.model_validate(body)
 
 
 def test_a_right_answer_passes():
@@ -62,6 +83,9 @@ def test_a_right_answer_passes():
         ({**GOOD, "courses": GOOD["courses"][::-1]}, None, "directions"),
         ({**GOOD, "courses": [course(d, 2) for d in DIRECTIONS]}, None, "bad value"),
         ({**GOOD, "courses": [course(d, -1.0) for d in DIRECTIONS]}, None, "bad value"),
+        ({**GOOD, "courses": [{**course(d), "rate": 1.0} for d in DIRECTIONS]}, None, "unknown"),
+        ({**GOOD, "courses": [{**course(d), "via": []} for d in DIRECTIONS]}, None, "bad via"),
+        ({"exchanger": None, "courses": GOOD["courses"]}, None, "top-level exchanger"),
     ],
 )
 def test_wrong_answers_are_caught(body, headers, expected):
