@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-from tests.procs import free_port, wait_for
+from harness.procs import wait_for
 
 #: What a machine with no internet needs for Chromium to start quietly and quickly.
 FLAGS = (
@@ -39,18 +39,18 @@ class Browser:
         if chromium is None:
             raise SystemExit("chromium is not installed: run `make install`")
         self._profile = tempfile.mkdtemp(prefix="chromium-")
-        port = free_port()
         self._process = subprocess.Popen(  # pylint: disable=consider-using-with
             [
                 chromium,
                 *FLAGS,
-                f"--remote-debugging-port={port}",
+                "--remote-debugging-port=0",  # it writes the port it chose to DevToolsActivePort
                 f"--user-data-dir={self._profile}",
             ]
             + [f"--window-size={width},{height}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        port = wait_for(self._devtools_port, 20, what="chromium's DevTools port")
         devtools = f"http://127.0.0.1:{port}"
         pages = wait_for(lambda: self._pages(devtools), 20, what="chromium's DevTools")
         # DevTools does not answer websocket pings; the connection is local and short-lived.
@@ -61,6 +61,12 @@ class Browser:
         self.call("Page.enable")
         self.call("Network.enable")
         self.resize(width, height)
+
+    def _devtools_port(self) -> int | None:
+        try:
+            return int((Path(self._profile) / "DevToolsActivePort").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
     @staticmethod
     def _pages(devtools: str) -> list[dict]:

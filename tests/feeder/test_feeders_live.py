@@ -14,10 +14,10 @@ import pytest
 
 from common.markets import BINANCE_SYMBOLS, COINGECKO_INSTRUMENTS
 from tests.mesh import MeshListener, largest_gap
-from tests.procs import ProcessGroup, free_port, wait_for
-from tests.stack import Forwarder, Sim, start_feeder, start_forwarder, start_sim
+from harness.procs import ProcessGroup, free_port, wait_for
+from harness.stack import Forwarder, Sim, start_feeder, start_forwarder, start_sim
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 TICK = 0.25  # the simulator's market step, s
 STALL = 1.5  # the feeder's watchdog threshold in these tests, s

@@ -13,8 +13,8 @@ import pytest
 
 from gateway.recipes import DIRECTIONS
 from tests.api import ApiPoller, exchangers, first_time
-from tests.procs import ProcessGroup, wait_for
-from tests.stack import (
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import (
     Forwarder,
     Gateway,
     Sim,
@@ -24,7 +24,7 @@ from tests.stack import (
     start_sim,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 GATEWAY_ENV = {"FRESHNESS_COINGECKO_SECONDS": "5", "FRESHNESS_FIAT_SECONDS": "5"}
 

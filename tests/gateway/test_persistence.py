@@ -21,9 +21,8 @@ from gateway.warm import warm_start
 from gateway.writer import TickWriter
 from launcher.migrate import dbmate
 from tests.gateway.ticks import binance_ticks, coingecko_ticks, tick
-from tests.procs import free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 
 async def rows(url: str, query: str = "SELECT count(*) FROM ticks"):
@@ -107,8 +106,8 @@ async def test_flushes_by_batch_size_or_interval(database_url):
     assert await rows(database_url) == 25
 
 
-async def test_a_full_buffer_drops_the_oldest_counted_and_logged(caplog):
-    pool = await open_pool(f"postgres://nobody@127.0.0.1:{free_port()}/none")  # nothing there
+async def test_a_full_buffer_drops_the_oldest_counted_and_logged(caplog, refused_port):
+    pool = await open_pool(f"postgres://nobody@127.0.0.1:{refused_port}/none")
     writer = TickWriter(pool, batch_size=10, flush_interval=10, buffer_limit=100)
     start = now_ms()
     with caplog.at_level(logging.ERROR, logger="gateway.writer"):
@@ -120,8 +119,8 @@ async def test_a_full_buffer_drops_the_oldest_counted_and_logged(caplog):
     assert any("buffer full" in r.getMessage() for r in caplog.records)
 
 
-async def test_submit_never_waits_for_postgres():
-    pool = await open_pool(f"postgres://nobody@127.0.0.1:{free_port()}/none")
+async def test_submit_never_waits_for_postgres(refused_port):
+    pool = await open_pool(f"postgres://nobody@127.0.0.1:{refused_port}/none")
     writer = TickWriter(pool, batch_size=1000, flush_interval=0.01)
     task = asyncio.create_task(writer.run())
     try:
@@ -159,8 +158,8 @@ async def test_warm_start_serves_stored_values_stale_and_ignores_older_ones(data
     assert answer.status == 200 and answer.body.count(b'"stale":true') == 8
 
 
-async def test_warm_start_gives_up_when_postgres_does_not_answer():
-    pool = await open_pool(f"postgres://nobody@127.0.0.1:{free_port()}/none")
+async def test_warm_start_gives_up_when_postgres_does_not_answer(refused_port):
+    pool = await open_pool(f"postgres://nobody@127.0.0.1:{refused_port}/none")
     try:
         assert await warm_start(pool, Rates(Budgets()), timeout=0.5) is None
     finally:

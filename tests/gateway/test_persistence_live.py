@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from launcher.migrate import migrate
-from tests.db import dispose, private_cluster
+from harness.postgres import dispose, private_cluster
 from tests.mesh import MeshListener
-from tests.procs import ProcessGroup, wait_for
-from tests.stack import start_feeder, start_forwarder, start_gateway, start_sim
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import start_feeder, start_forwarder, start_gateway, start_sim
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 KEYS = """
 SELECT source, instrument, (extract(epoch from exchange_ts) * 1000)::bigint FROM ticks

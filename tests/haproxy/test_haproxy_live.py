@@ -14,10 +14,10 @@ import pytest
 
 from tests.api import ApiPoller, exchangers
 from tests.load import Load, in_flight
-from tests.procs import ProcessGroup, wait_for
-from tests.stack import Demo, remove_private_cluster, start_demo
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import Demo, remove_private_cluster, start_demo
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 AUTH = ("admin", "test-password")
 
 

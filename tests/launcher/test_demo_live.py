@@ -10,10 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.procs import ProcessGroup, port_open, wait_for
-from tests.stack import all_served, remove_private_cluster, start_demo
+from harness.ports import port_open
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import all_served, remove_private_cluster, start_demo
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 
 @pytest.fixture(name="run_dir")

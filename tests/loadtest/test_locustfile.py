@@ -14,8 +14,8 @@ import pytest
 
 from gateway.recipes import DIRECTIONS, EXCHANGERS
 from loadtest import contract
-from tests.procs import ProcessGroup
-from tests.stack import remove_private_cluster, start_demo
+from harness.procs import ProcessGroup
+from harness.stack import remove_private_cluster, start_demo
 
 TAG = '"abcDEF012_-"'
 
@@ -72,7 +72,7 @@ def test_an_exchanger_filter_is_checked():
     assert "bad exchanger" in contract.problems(Answer(GOOD), DIRECTIONS, "coingecko")
 
 
-@pytest.mark.integration
+@pytest.mark.live
 def test_against_the_stack_every_answer_is_right(procs: ProcessGroup, tmp_path: Path):
     demo = start_demo(procs, tmp_path / "run", LOG_LEVEL="WARNING")
     try:

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from monitoring.dashboards import DASHBOARDS
-from tests.procs import ProcessGroup, wait_for
-from tests.stack import Demo, remove_private_cluster, start_demo
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import Demo, remove_private_cluster, start_demo
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 EXPRESSIONS = [
     (dashboard.uid, panel.title, query.expr)
@@ -30,7 +30,7 @@ def demo_fixture(tmp_path_factory) -> Iterator[Demo]:
     group = ProcessGroup(workdir)
     try:
         demo = start_demo(group, workdir / "run", ("--prometheus",))
-        prometheus = f"http://127.0.0.1:{demo.env['STACK_PROMETHEUS_PORT']}"
+        prometheus = demo.prometheus
         with httpx.Client(timeout=5) as client:
             # Traffic for the HTTP panels: plain, conditional, filtered, and an invalid query.
             deadline = time.monotonic() + 12
@@ -57,7 +57,7 @@ def targets(prometheus: str) -> list[dict]:
 
 
 def test_prometheus_scrapes_every_process(demo: Demo):
-    prometheus = f"http://127.0.0.1:{demo.env['STACK_PROMETHEUS_PORT']}"
+    prometheus = demo.prometheus
     jobs = {t["labels"]["job"] for t in targets(prometheus)}
     assert jobs == {"gateways", "feeders", "forwarders", "haproxy"}
     assert len(targets(prometheus)) == 2 + 3 + 2 + 1
@@ -65,7 +65,7 @@ def test_prometheus_scrapes_every_process(demo: Demo):
 
 @pytest.mark.parametrize("dashboard,panel,expr", EXPRESSIONS, ids=[e[2] for e in EXPRESSIONS])
 def test_every_panel_expression_returns_data(demo: Demo, dashboard, panel, expr):
-    prometheus = f"http://127.0.0.1:{demo.env['STACK_PROMETHEUS_PORT']}"
+    prometheus = demo.prometheus
 
     def result() -> list:
         answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=5)

@@ -7,8 +7,8 @@ from typing import TypeVar
 
 import pytest
 
-from tests.procs import ProcessGroup
-from tests.stack import Sim, start_sim
+from harness.procs import ProcessGroup
+from harness.stack import Sim, start_sim
 
 T = TypeVar("T")
 

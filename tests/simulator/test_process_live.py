@@ -17,10 +17,10 @@ from websockets.exceptions import ConnectionClosedOK
 
 from simulator.market import Market
 from simulator.snapshot import coingecko_values
-from tests.procs import free_port, port_open
+from harness.ports import port_open
 from tests.simulator.conftest import until
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 
 def avoid_minute_boundary() -> None:
@@ -103,16 +103,16 @@ def test_invalid_settings_exit_2_naming_the_variable(procs):
 
 
 def test_a_taken_port_exits_1_with_a_critical(procs):
-    taken = free_port()
-    with socket.create_server(("127.0.0.1", taken)):
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        taken = server.getsockname()[1]
         process = procs.spawn(
             "simulator",
             ["simulator"],
             env={
                 "SIM_CONTROL_PORT": str(taken),
-                "SIM_BINANCE_WS_PORTS": f"{free_port()},{free_port()}",
-                "SIM_BINANCE_REST_PORT": str(free_port()),
-                "SIM_COINGECKO_PORT": str(free_port()),
+                "SIM_BINANCE_WS_PORTS": "0,0",
+                "SIM_BINANCE_REST_PORT": "0",
+                "SIM_COINGECKO_PORT": "0",
             },
         )
         assert process.popen.wait(10) == 1

@@ -10,10 +10,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.procs import port_open, wait_for
+from harness.ports import port_open
+from harness.procs import wait_for
 from tests.simulator.samples import ERROR, TICKER_PRICE, shape
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 WEIGHT = "x-mbx-used-weight-1m"
 PRICE_PATHS = {
@@ -179,12 +180,12 @@ async def test_drop_resets_connections(sim, target):
     port = sim.rest if target == "binance-rest" else sim.coingecko
     async with httpx.AsyncClient(base_url=base(sim, target), timeout=2) as client:
         assert (await client.get(PRICE_PATHS[target])).status_code == 200
-        await sim.ainject(target, "drop")
+        await asyncio.to_thread(sim.inject, target, "drop")
         with pytest.raises(httpx.TransportError):
             await client.get(PRICE_PATHS[target])
     with pytest.raises(ConnectionResetError):
         await reset_on_request(port, PRICE_PATHS[target])
-    await sim.aclear()
+    await asyncio.to_thread(sim.clear)
     async with httpx.AsyncClient(base_url=base(sim, target), timeout=2) as client:
         assert (await client.get(PRICE_PATHS[target])).status_code == 200
 

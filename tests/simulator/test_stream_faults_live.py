@@ -11,12 +11,12 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.frames import Opcode
 
-from tests.procs import port_open
+from harness.ports import port_open
 from tests.simulator.conftest import until
 from tests.simulator.rawws import EOF, RESET, Ended, HandshakeFailed, RawClient
 from tests.simulator.samples import MINI_TICKER, SERVER_SHUTDOWN, shape
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 STREAMS = ("btcusdt@miniTicker", "ethusdt@miniTicker", "usdcusdt@miniTicker")
 COMBINED = "/stream?streams=" + "/".join(STREAMS)
@@ -26,7 +26,7 @@ async def test_stall_sends_nothing_at_all_while_the_socket_stays_open(sim):
     client = await RawClient.connect(sim.ws(COMBINED))
     try:
         await client.texts(3)
-        injected = await sim.ainject("binance-ws", "stall", seconds=1.2)
+        injected = await asyncio.to_thread(sim.inject, "binance-ws", "stall", seconds=1.2)
         assert injected["injected"]["remaining"] == pytest.approx(1.2, abs=0.1)
         stalled_at = time.monotonic()
         await asyncio.sleep(0.15)  # a tick already on the wire may still land
@@ -44,13 +44,13 @@ async def test_stall_sends_nothing_at_all_while_the_socket_stays_open(sim):
 async def test_drop_resets_connections_without_a_close_frame(sim):
     client = await RawClient.connect(sim.ws(COMBINED))
     await client.texts(1)
-    await sim.ainject("binance-ws", "drop")
+    await asyncio.to_thread(sim.inject, "binance-ws", "drop")
     assert await client.wait_ended(2) == RESET
     assert client.frames_of(Opcode.CLOSE) == []
     await client.close()
     with pytest.raises((ConnectionResetError, Ended)):
         await RawClient.connect(sim.ws(COMBINED, index=1))
-    await sim.aclear()
+    await asyncio.to_thread(sim.clear)
     again = await RawClient.connect(sim.ws(COMBINED))
     assert len(await again.texts(3)) == 3
     await again.close()
@@ -59,14 +59,14 @@ async def test_drop_resets_connections_without_a_close_frame(sim):
 async def test_refuse_closes_the_port_until_cleared(sim):
     client = await RawClient.connect(sim.ws(COMBINED))
     await client.texts(1)
-    await sim.ainject("binance-ws", "refuse")
+    await asyncio.to_thread(sim.inject, "binance-ws", "refuse")
     assert await client.wait_ended(2) == RESET
     await client.close()
     with pytest.raises(ConnectionRefusedError):
         await RawClient.connect(sim.ws(COMBINED))
-    state = await sim.astate()
+    state = await asyncio.to_thread(sim.state)
     assert set(state["listening"]["binance-ws"].values()) == {False}
-    await sim.aclear()
+    await asyncio.to_thread(sim.clear)
     await until(lambda: port_open(sim.ws_ports[0]), 2)
     again = await RawClient.connect(sim.ws(COMBINED))
     assert len(await again.texts(3)) == 3
@@ -91,7 +91,7 @@ def classify(text: str) -> str:
 async def test_malformed_frames_come_between_good_ones(sim):
     client = await RawClient.connect(sim.ws(COMBINED))
     try:
-        await sim.ainject("binance-ws", "malformed")
+        await asyncio.to_thread(sim.inject, "binance-ws", "malformed")
         await asyncio.sleep(0.15)
         texts = await client.texts(40)
     finally:
@@ -105,12 +105,12 @@ async def test_malformed_frames_come_between_good_ones(sim):
     assert {stream: good.count(stream) for stream in STREAMS} == pytest.approx(
         {stream: 10 for stream in STREAMS}, abs=1
     )
-    state = await sim.astate()
+    state = await asyncio.to_thread(sim.state)
     assert state["malformed_sent"]["binance-ws"] >= len(bad)
 
 
 async def test_429_refuses_the_handshake_with_retry_after(sim):
-    await sim.ainject("binance-ws", "429", seconds=30)
+    await asyncio.to_thread(sim.inject, "binance-ws", "429", seconds=30)
     with pytest.raises(InvalidStatus) as refused:
         async with connect(sim.ws(COMBINED)):
             pass
@@ -121,25 +121,25 @@ async def test_429_refuses_the_handshake_with_retry_after(sim):
 
 @pytest.mark.parametrize(("extra", "status"), [({}, 503), ({"status": 502}, 502)])
 async def test_5xx_refuses_the_handshake(sim, extra, status):
-    await sim.ainject("binance-ws", "5xx", **extra)
+    await asyncio.to_thread(sim.inject, "binance-ws", "5xx", **extra)
     with pytest.raises(HandshakeFailed) as refused:
         await RawClient.connect(sim.ws(COMBINED, index=1))
     assert refused.value.status == status
 
 
 async def test_a_fault_with_seconds_expires_by_itself(sim):
-    await sim.ainject("binance-ws", "429", seconds=0.4)
+    await asyncio.to_thread(sim.inject, "binance-ws", "429", seconds=0.4)
     with pytest.raises(HandshakeFailed):
         await RawClient.connect(sim.ws(COMBINED))
     await asyncio.sleep(0.5)
     client = await RawClient.connect(sim.ws(COMBINED))
     assert len(await client.texts(3)) == 3
     await client.close()
-    assert (await sim.astate())["faults"] == []
+    assert (await asyncio.to_thread(sim.state))["faults"] == []
 
 
 async def test_hang_accepts_and_never_answers(sim):
-    await sim.ainject("binance-ws", "hang")
+    await asyncio.to_thread(sim.inject, "binance-ws", "hang")
     reader, writer = await asyncio.open_connection("127.0.0.1", sim.ws_ports[0])
     writer.write(
         b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
@@ -151,10 +151,10 @@ async def test_hang_accepts_and_never_answers(sim):
 
     # The first is still held; the second one's client gave up and was let go.
     async def held() -> bool:
-        return (await sim.astate())["connections"]["binance-ws"] == 1
+        return (await asyncio.to_thread(sim.state))["connections"]["binance-ws"] == 1
 
     await until(held, 1)
-    await sim.aclear()
+    await asyncio.to_thread(sim.clear)
     # Released: the hung connection is reset, new ones are served.
     with pytest.raises(ConnectionResetError):
         await asyncio.wait_for(reader.read(1), 1)
@@ -170,7 +170,7 @@ async def test_shutdown_sends_the_documented_event_then_closes(sim):
     try:
         await combined.texts(3)
         await raw.texts(1)
-        await sim.ainject("binance-ws", "shutdown")
+        await asyncio.to_thread(sim.inject, "binance-ws", "shutdown")
         sent = time.monotonic()
         events = {}
         for name, client in (("combined", combined), ("raw", raw)):
@@ -195,7 +195,7 @@ async def test_shutdown_sends_the_documented_event_then_closes(sim):
         assert 0.4 < close.at - sent < 0.9  # SIM_SHUTDOWN_GRACE=0.5
 
     async def expired() -> bool:
-        return (await sim.astate())["faults"] == []
+        return (await asyncio.to_thread(sim.state))["faults"] == []
 
     # The notice lasts as long as the grace; connections after it are served as usual.
     await until(expired, 1)
@@ -204,13 +204,13 @@ async def test_shutdown_sends_the_documented_event_then_closes(sim):
 
 
 async def test_a_fault_on_one_port_spares_the_other(sim):
-    await sim.ainject("binance-ws", "stall", port=sim.ws_ports[0])
+    await asyncio.to_thread(sim.inject, "binance-ws", "stall", port=sim.ws_ports[0])
     first = await RawClient.connect(sim.ws(COMBINED, index=0))
     second = await RawClient.connect(sim.ws(COMBINED, index=1))
     try:
         assert len(await second.texts(6, timeout=2)) == 6
         assert first.frames == []
-        faults = (await sim.astate())["faults"]
+        faults = (await asyncio.to_thread(sim.state))["faults"]
         assert faults == [
             {
                 "target": "binance-ws",
@@ -229,7 +229,7 @@ async def test_connections_closed_by_the_simulator_are_reported_ok(sim):
     """A websockets client sees the shutdown close as a clean close (1001), not an error."""
     async with connect(sim.ws(COMBINED)) as ws:
         await asyncio.wait_for(ws.recv(), 2)
-        await sim.ainject("binance-ws", "shutdown")
+        await asyncio.to_thread(sim.inject, "binance-ws", "shutdown")
         with pytest.raises(ConnectionClosedOK):
             while True:
                 await asyncio.wait_for(ws.recv(), 2)

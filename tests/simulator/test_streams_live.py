@@ -18,7 +18,7 @@ from simulator.market import Market
 from tests.simulator.rawws import RawClient
 from tests.simulator.samples import MINI_TICKER, shape
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 STREAMS = ("btcusdt@miniTicker", "ethusdt@miniTicker", "usdcusdt@miniTicker")
 COMBINED = "/stream?streams=" + "/".join(STREAMS)
@@ -67,7 +67,7 @@ async def test_one_message_per_stream_per_tick(sim):
 
 
 async def test_prices_are_the_walk_of_the_configured_seed(sim):
-    state = await sim.astate()
+    state = await asyncio.to_thread(sim.state)
     market = Market(42)
     market.advance_to(state["step"])
     assert state["binance"] == {symbol: f"{p:.8f}" for symbol, p in market.prices().items()}
@@ -153,11 +153,11 @@ async def test_five_messages_a_second_are_fine(sim):
 
 
 async def test_state_counts_connections_and_frames(sim):
-    before = await sim.astate()
+    before = await asyncio.to_thread(sim.state)
     async with connect(sim.ws(COMBINED)), connect(sim.ws(COMBINED, index=1)) as second:
         for _ in range(6):
             await asyncio.wait_for(second.recv(), 2)
-        during = await sim.astate()
+        during = await asyncio.to_thread(sim.state)
     assert during["connections"]["binance-ws"] == before["connections"]["binance-ws"] + 2
     assert sorted(during["ports"]["binance-ws"].values()) == [1, 1]
     assert during["frames_sent"]["binance-ws"] >= before["frames_sent"]["binance-ws"] + 6

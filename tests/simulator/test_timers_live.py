@@ -7,7 +7,7 @@ from websockets.frames import Opcode
 
 from tests.simulator.rawws import EOF, RawClient
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 COMBINED = "/stream?streams=btcusdt@miniTicker/ethusdt@miniTicker/usdcusdt@miniTicker"
 
