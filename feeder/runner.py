@@ -20,7 +20,7 @@ from common.markets import (
     TRANSPORT_SOURCE,
     TRANSPORTS,
 )
-from common.mesh import publisher as pub_socket
+from common.mesh import pub_socket
 from common.metrics import serve_metrics
 from feeder.binance_ws import BinanceWsFeed
 from feeder.health import FeedHealth
