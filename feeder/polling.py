@@ -110,7 +110,7 @@ class Poller:
                 raise MalformedMessage("the answer holds none of our instruments")
         except MalformedMessage as error:
             self.health.errors += 1
-            held = self._malformed_log.ready()
+            held = self._malformed_log.held_back_if_due()
             if held is not None:
                 log.warning(
                     "dropped a malformed answer (%d more since last report): %s", held, error

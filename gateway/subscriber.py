@@ -87,7 +87,7 @@ class Subscriber:
             message = decode(frames[1])
         except DecodeError as error:
             self.decode_errors += 1
-            held = self._decode_log.ready()
+            held = self._decode_log.held_back_if_due()
             if held is not None:
                 log.warning("dropped an undecodable message (%d more since): %s", held, error)
             return

@@ -101,7 +101,7 @@ class TickWriter:
         if len(self._buffer) >= self.buffer_limit:
             self._buffer.popleft()
             self.stats.dropped += 1
-            if self._drop_log.ready() is not None:
+            if self._drop_log.held_back_if_due() is not None:
                 log.error(
                     "writer buffer full (%d ticks): dropped the oldest (%d dropped in all)",
                     self.buffer_limit,
@@ -146,7 +146,7 @@ class TickWriter:
                 self._failing = True
                 self.stats.retries += 1
                 delay = self.backoff.next_delay()
-                if self._error_log.ready() is not None:
+                if self._error_log.held_back_if_due() is not None:
                     log.error(
                         "storing %d ticks failed (%s: %s); retrying, %d pending",
                         len(self._in_flight),
