@@ -228,7 +228,7 @@ class BinanceWsFeed:
                 connection.shutdown_announced.set()
 
     def _malformed(self, error: MalformedMessage) -> None:
-        self.health.errors += 1
+        self.health.malformed += 1
         held = self._malformed_log.held_back_if_due()
         if held is not None:
             log.warning("dropped a malformed message (%d more since last report): %s", held, error)

@@ -63,7 +63,7 @@ class Publisher:
         return published
 
     def _unknown(self, instrument: str) -> None:
-        self._health.errors += 1
+        self._health.malformed += 1
         held = self._unknown_log.held_back_if_due()
         if held is not None:
             log.warning(

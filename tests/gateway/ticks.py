@@ -41,7 +41,7 @@ def status(
         last_message_age_ms=age_ms,
         messages=1,
         ticks=1,
-        errors=0,
+        malformed=0,
         reconnects=0,
     )
 
