@@ -1,4 +1,4 @@
-"""Retry pacing: a jittered, capped exponential backoff and a sliding-window attempt budget.
+"""Pacing: a jittered, capped exponential backoff and a sliding-window limit.
 
 Both are pure (time and randomness are injected) so they are tested without sleeping.
 """
@@ -50,24 +50,40 @@ class Backoff:
         self.attempts = 0
 
 
-class AttemptBudget:
-    """At most ``limit`` attempts in any ``window`` seconds (Binance caps connection attempts)."""
+class SlidingWindowLimit:
+    """At most ``limit`` events in any ``window`` seconds, the window sliding with time.
+
+    A feeder paces its connection attempts with it (Binance caps them per IP); the simulator
+    enforces the exchanges' per-window request limits with it. Times are passed in (any one
+    clock, in seconds), so it is pure.
+    """
 
     def __init__(self, limit: int, window: float) -> None:
         if limit < 1 or window <= 0:
-            raise ValueError("an attempt budget needs limit >= 1 and window > 0")
+            raise ValueError("a sliding-window limit needs limit >= 1 and window > 0")
         self.limit = limit
         self.window = window
         self._times: deque[float] = deque()
 
-    def wait_time(self, now: float) -> float:
-        """Seconds to wait before an attempt at ``now`` fits in the budget (0 if it fits)."""
+    def _trim(self, now: float) -> None:
         while self._times and now - self._times[0] >= self.window:
             self._times.popleft()
-        if len(self._times) < self.limit:
+
+    def count(self, now: float) -> int:
+        """Events in the window that ends at ``now``."""
+        self._trim(now)
+        return len(self._times)
+
+    def wait_time(self, now: float) -> float:
+        """Seconds from ``now`` until one more event fits (0 if it fits now)."""
+        if self.count(now) < self.limit:
             return 0.0
         return self._times[0] + self.window - now
 
-    def record(self, now: float) -> None:
-        """Count an attempt made at ``now``."""
-        self._times.append(now)
+    def acquire(self, now: float) -> float:
+        """Count an event at ``now`` if it fits and return 0; otherwise count nothing and
+        return :meth:`wait_time`."""
+        wait = self.wait_time(now)
+        if wait == 0.0:
+            self._times.append(now)
+        return wait

@@ -90,8 +90,9 @@ class Throttle:
         self._next = 0.0
         self.suppressed = 0
 
-    def ready(self) -> int | None:
-        """``None`` while throttled; otherwise how many events were held back since the last."""
+    def held_back_if_due(self) -> int | None:
+        """Whether this event may pass and, if so, how many were held back before it: ``None``
+        while throttled (this event is held back too), else the count since the last one."""
         now = self._clock()
         if now < self._next:
             self.suppressed += 1

@@ -25,7 +25,7 @@ def _tune(socket: zmq.Socket) -> None:
     socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
 
 
-def publisher(context: zmq.asyncio.Context, endpoints: Iterable[str]) -> zmq.asyncio.Socket:
+def pub_socket(context: zmq.asyncio.Context, endpoints: Iterable[str]) -> zmq.asyncio.Socket:
     """A PUB socket connected to every forwarder's XSUB endpoint."""
     socket = context.socket(zmq.PUB)
     _tune(socket)
@@ -37,7 +37,7 @@ def publisher(context: zmq.asyncio.Context, endpoints: Iterable[str]) -> zmq.asy
     return socket
 
 
-def subscriber(
+def sub_socket(
     context: zmq.asyncio.Context,
     endpoints: Iterable[str],
     prefixes: Iterable[bytes] = (b"",),

@@ -49,7 +49,9 @@ class Status(msgspec.Struct, tag="status", frozen=True, kw_only=True):
     last_message_age_ms: int | None  #: since the last good exchange message; None before any
     messages: int  #: exchange messages read
     ticks: int  #: ticks published
-    errors: int  #: malformed or unknown messages dropped
+    #: malformed or unknown exchange messages dropped; "errors" on the wire, its first name, so
+    #: processes on either side of the rename still read each other
+    malformed: int = msgspec.field(name="errors")
     reconnects: int
     endpoint: str = ""  #: the exchange URL in use
 

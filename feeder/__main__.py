@@ -7,8 +7,9 @@ import argparse
 import uvloop
 
 from common.lifecycle import TaskDied
+from common.markets import TRANSPORTS
 from common.settings import load_settings
-from feeder.runner import TRANSPORTS, run_feeder
+from feeder.runner import run_feeder
 from feeder.settings import FeederSettings
 
 

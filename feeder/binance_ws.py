@@ -20,9 +20,9 @@ from collections.abc import Sequence
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from common.backoff import AttemptBudget, Backoff
+from common.backoff import Backoff, SlidingWindowLimit
 from common.logs import Throttle
-from common.markets import BINANCE_SYMBOLS
+from common.markets import BINANCE_SYMBOLS, combined_stream_path
 from common.wire import now_ms
 from feeder.health import FeedHealth
 from feeder.parsers import MalformedMessage, Quote, ServerShutdown, parse_binance_stream
@@ -31,13 +31,10 @@ from feeder.settings import FeederSettings
 
 log = logging.getLogger(__name__)
 
-STREAM_KIND = "miniTicker"
-
 
 def stream_url(base: str, symbols: Sequence[str] = BINANCE_SYMBOLS) -> str:
     """The combined-stream URL for ``symbols`` on one endpoint."""
-    streams = "/".join(f"{symbol.lower()}@{STREAM_KIND}" for symbol in symbols)
-    return f"{base.rstrip('/')}/stream?streams={streams}"
+    return base.rstrip("/") + combined_stream_path(symbols)
 
 
 class StreamStalled(Exception):
@@ -76,7 +73,7 @@ class BinanceWsFeed:
         self.publisher = publisher
         self.health = health
         self.backoff = Backoff(settings.feeder_backoff_base, settings.feeder_backoff_cap)
-        self.budget = AttemptBudget(
+        self.attempts = SlidingWindowLimit(
             settings.binance_ws_max_connects, settings.binance_ws_connects_window
         )
         self._next_url = 0
@@ -170,11 +167,9 @@ class BinanceWsFeed:
 
     async def _attempt(self, url: str) -> _Connection:
         """Connect to ``url`` and wait for its first good message."""
-        wait = self.budget.wait_time(time.monotonic())
-        if wait > 0:
+        while (wait := self.attempts.acquire(time.monotonic())) > 0:
             log.warning("connection attempt budget spent; waiting %.1f s", wait)
             await asyncio.sleep(wait)
-        self.budget.record(time.monotonic())
         ws = await connect(
             url,
             open_timeout=self.open_timeout,
@@ -233,8 +228,8 @@ class BinanceWsFeed:
                 connection.shutdown_announced.set()
 
     def _malformed(self, error: MalformedMessage) -> None:
-        self.health.errors += 1
-        held = self._malformed_log.ready()
+        self.health.malformed += 1
+        held = self._malformed_log.held_back_if_due()
         if held is not None:
             log.warning("dropped a malformed message (%d more since last report): %s", held, error)
 

@@ -34,7 +34,8 @@ class FeedHealth:
         self.endpoint = ""
         self.messages = 0
         self.ticks = 0
-        self.errors = 0
+        #: malformed or unknown exchange messages (or quotes) dropped
+        self.malformed = 0
         self.reconnects = 0
         self.stalls = 0
         self.rate_limited = 0
@@ -70,7 +71,7 @@ class FeedHealth:
             last_message_age_ms=None if age is None else int(age * 1000),
             messages=self.messages,
             ticks=self.ticks,
-            errors=self.errors,
+            malformed=self.malformed,
             reconnects=self.reconnects,
             endpoint=self.endpoint,
         )

@@ -28,7 +28,9 @@ class FeederCollector(Collector):
         yield self._counter("feeder_messages", "Good exchange messages read.", health.messages)
         yield self._counter("feeder_ticks_published", "Ticks published.", health.ticks)
         yield self._counter(
-            "feeder_dropped_messages", "Malformed or unknown messages dropped.", health.errors
+            "feeder_malformed_messages",
+            "Malformed or unknown exchange messages dropped.",
+            health.malformed,
         )
         yield self._counter("feeder_stalls", "Streams found silent by the watchdog.", health.stalls)
         yield self._counter(

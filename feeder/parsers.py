@@ -32,10 +32,6 @@ class ServerShutdown(msgspec.Struct, frozen=True):
     event_ts: int | None
 
 
-class ControlReply(msgspec.Struct, frozen=True):
-    """An answer to a control message (``{"result": null, "id": 1}``): nothing to publish."""
-
-
 class _Event(msgspec.Struct):
     e: str | None = None
     E: int | None = None
@@ -47,9 +43,6 @@ class _Frame(_Event):
     stream: str | None = None
     data: _Event | None = None
     event: _Event | None = None
-    id: int | str | None = None
-    # UNSET tells an absent "result" from the explicit null that acknowledges a SUBSCRIBE.
-    result: object = msgspec.UNSET
 
 
 _frame_decoder = msgspec.json.Decoder(_Frame)
@@ -67,7 +60,7 @@ def _mini_ticker(event: _Event) -> Quote:
     return Quote(event.s, _valid_price(event.c, event.s), event.E)
 
 
-def parse_binance_stream(frame: str | bytes) -> Quote | ServerShutdown | ControlReply:
+def parse_binance_stream(frame: str | bytes) -> Quote | ServerShutdown:
     """One frame of a Binance market stream (combined or raw).
 
     Combined stream, ``/stream?streams=btcusdt@miniTicker``::
@@ -89,8 +82,6 @@ def parse_binance_stream(frame: str | bytes) -> Quote | ServerShutdown | Control
         return _mini_ticker(event)
     if event.e == "serverShutdown":
         return ServerShutdown(event.E)
-    if parsed.result is not msgspec.UNSET:
-        return ControlReply()
     raise MalformedMessage(f"unknown event {event.e!r}")
 
 

@@ -109,8 +109,8 @@ class Poller:
             if not self.publisher.publish(quotes, received_ts):
                 raise MalformedMessage("the answer holds none of our instruments")
         except MalformedMessage as error:
-            self.health.errors += 1
-            held = self._malformed_log.ready()
+            self.health.malformed += 1
+            held = self._malformed_log.held_back_if_due()
             if held is not None:
                 log.warning(
                     "dropped a malformed answer (%d more since last report): %s", held, error

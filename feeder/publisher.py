@@ -63,8 +63,8 @@ class Publisher:
         return published
 
     def _unknown(self, instrument: str) -> None:
-        self._health.errors += 1
-        held = self._unknown_log.ready()
+        self._health.malformed += 1
+        held = self._unknown_log.held_back_if_due()
         if held is not None:
             log.warning(
                 "dropped a quote for unknown %r (%d more since last report)", instrument, held

@@ -18,8 +18,9 @@ from common.markets import (
     COINGECKO_REST,
     SOURCE_INSTRUMENTS,
     TRANSPORT_SOURCE,
+    TRANSPORTS,
 )
-from common.mesh import publisher as pub_socket
+from common.mesh import pub_socket
 from common.metrics import serve_metrics
 from feeder.binance_ws import BinanceWsFeed
 from feeder.health import FeedHealth
@@ -30,8 +31,6 @@ from feeder.settings import FeederSettings
 from feeder.transports import binance_rest_target, coingecko_target
 
 log = logging.getLogger(__name__)
-
-TRANSPORTS = (BINANCE_WS, BINANCE_REST, COINGECKO_REST)
 
 
 def build_feed(transport: str, settings: FeederSettings, publisher: Publisher, health: FeedHealth):

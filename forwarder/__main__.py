@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 
 from prometheus_client import CollectorRegistry
 
+from common.lifecycle import on_stop_signal
 from common.metrics import serve_metrics
 from common.settings import load_settings
 from forwarder.metrics import ForwarderCollector
@@ -22,24 +22,23 @@ def main() -> None:
     settings = load_settings(ForwarderSettings)
     settings.setup_logging("forwarder")
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    forwarder = Forwarder(settings.forwarder_xsub_bind, settings.forwarder_xpub_bind)
-    try:
-        forwarder.start()
-    except Exception as error:  # pylint: disable=broad-exception-caught
-        log.critical(
-            "cannot bind %s / %s: %s",
-            settings.forwarder_xsub_bind,
-            settings.forwarder_xpub_bind,
-            error,
-        )
-        raise SystemExit(1) from None
-    log.info("forwarding %s (XSUB) -> %s (XPUB)", *forwarder.bound)
-    registry = CollectorRegistry()
-    registry.register(ForwarderCollector(forwarder))
-    serve_metrics(registry, settings.metrics_host, settings.metrics_port)
-    stop.wait()
+    with on_stop_signal(stop.set):
+        forwarder = Forwarder(settings.forwarder_xsub_bind, settings.forwarder_xpub_bind)
+        try:
+            forwarder.start()
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            log.critical(
+                "cannot bind %s / %s: %s",
+                settings.forwarder_xsub_bind,
+                settings.forwarder_xpub_bind,
+                error,
+            )
+            raise SystemExit(1) from None
+        log.info("forwarding %s (XSUB) -> %s (XPUB)", *forwarder.bound)
+        registry = CollectorRegistry()
+        registry.register(ForwarderCollector(forwarder))
+        serve_metrics(registry, settings.metrics_host, settings.metrics_port)
+        stop.wait()
     log.info("stopping")
     forwarder.stop()
 

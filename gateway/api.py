@@ -184,7 +184,7 @@ def install_routes(app: FastAPI, gateway: Served) -> None:
                 "connected": status.connected,
                 "last_message_age_ms": status.last_message_age_ms,
                 "messages": status.messages,
-                "errors": status.errors,
+                "malformed": status.malformed,
                 "reconnects": status.reconnects,
                 "endpoint": status.endpoint,
             }

@@ -9,7 +9,7 @@ import logging
 import asyncpg
 
 from common.wire import now_ms
-from gateway import store
+from gateway import ticks_table
 from gateway.database import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ async def delete_expired(pool: asyncpg.Pool, days: float, batch: int, pause: flo
     deleted = 0
     while True:
         async with pool.acquire() as connection:
-            count = await store.delete_oldest(connection, cutoff, batch)
+            count = await ticks_table.delete_oldest(connection, cutoff, batch)
         deleted += count
         if count < batch:
             return deleted

@@ -15,7 +15,7 @@ import zmq.asyncio
 from zmq.utils.monitor import parse_monitor_message
 
 from common.logs import Throttle
-from common.mesh import subscriber
+from common.mesh import sub_socket
 from common.wire import STATUS_PREFIX, TICK_PREFIX, DecodeError, Tick, decode
 from gateway.rates import Rates
 
@@ -37,7 +37,7 @@ class Subscriber:
         self.endpoints = tuple(endpoints)
         self.rates = rates
         self.tick_sinks = tuple(tick_sinks)
-        self.socket = subscriber(context, (), (TICK_PREFIX, STATUS_PREFIX))
+        self.socket = sub_socket(context, (), (TICK_PREFIX, STATUS_PREFIX))
         # The monitor goes on before any connect, or a quick handshake would go unseen.
         self._monitor_socket = self.socket.get_monitor_socket(
             zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
@@ -87,7 +87,7 @@ class Subscriber:
             message = decode(frames[1])
         except DecodeError as error:
             self.decode_errors += 1
-            held = self._decode_log.ready()
+            held = self._decode_log.held_back_if_due()
             if held is not None:
                 log.warning("dropped an undecodable message (%d more since): %s", held, error)
             return

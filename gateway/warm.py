@@ -13,7 +13,7 @@ import asyncpg
 
 from common.backoff import Backoff
 from common.markets import SOURCE_INSTRUMENTS
-from gateway import store
+from gateway import ticks_table
 from gateway.database import DATABASE_ERRORS
 from gateway.rates import Rates
 
@@ -30,7 +30,7 @@ async def warm_start(pool: asyncpg.Pool, rates: Rates, timeout: float) -> int | 
     while True:
         try:
             async with pool.acquire() as connection:
-                ticks = await store.latest_ticks(connection, KEYS)
+                ticks = await ticks_table.latest_ticks(connection, KEYS)
             break
         except DATABASE_ERRORS as error:
             if time.monotonic() - started + backoff.ceiling() > timeout:

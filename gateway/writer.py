@@ -24,7 +24,7 @@ import asyncpg
 from common.backoff import Backoff
 from common.logs import Throttle
 from common.wire import Tick
-from gateway import store
+from gateway import ticks_table
 from gateway.database import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,8 @@ class TickWriter:
         self.buffer_limit = buffer_limit
         self.backoff = backoff or Backoff(0.25, 5.0)
         self.stats = WriterStats()
-        self._buffer: deque[store.Row] = deque()
-        self._in_flight: list[store.Row] = []
+        self._buffer: deque[ticks_table.Row] = deque()
+        self._in_flight: list[ticks_table.Row] = []
         self._recent: dict[tuple[str, str, int], None] = {}
         self._full = asyncio.Event()
         self._drop_log = Throttle(10.0)
@@ -90,7 +90,7 @@ class TickWriter:
     def submit(self, tick: Tick) -> None:
         """Queue ``tick`` for storage; O(1), never waits."""
         self.stats.submitted += 1
-        row = store.row_of(tick)
+        row = ticks_table.row_of(tick)
         key = row[:3]  # the event: source, instrument, exchange time
         if key in self._recent:
             self.stats.copies_skipped += 1
@@ -101,7 +101,7 @@ class TickWriter:
         if len(self._buffer) >= self.buffer_limit:
             self._buffer.popleft()
             self.stats.dropped += 1
-            if self._drop_log.ready() is not None:
+            if self._drop_log.held_back_if_due() is not None:
                 log.error(
                     "writer buffer full (%d ticks): dropped the oldest (%d dropped in all)",
                     self.buffer_limit,
@@ -141,12 +141,12 @@ class TickWriter:
             started = time.monotonic()
             try:
                 async with self.pool.acquire() as connection:
-                    inserted = await store.insert_rows(connection, self._in_flight)
+                    inserted = await ticks_table.insert_rows(connection, self._in_flight)
             except DATABASE_ERRORS as error:
                 self._failing = True
                 self.stats.retries += 1
                 delay = self.backoff.next_delay()
-                if self._error_log.ready() is not None:
+                if self._error_log.held_back_if_due() is not None:
                     log.error(
                         "storing %d ticks failed (%s: %s); retrying, %d pending",
                         len(self._in_flight),

@@ -9,9 +9,10 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.markets import TRANSPORTS
+
 DEMO = "demo"
 RUN = "run"
-TRANSPORTS = ("binance-ws", "binance-rest", "coingecko")
 
 
 class StackSettings(BaseSettings):

@@ -205,7 +205,7 @@ INGEST = Dashboard(
         Panel(
             "Dropped: malformed at feeders, undecodable at gateways (5 min)",
             (
-                Query("sum(increase(feeder_dropped_messages_total[5m]))", "feeders"),
+                Query("sum(increase(feeder_malformed_messages_total[5m]))", "feeders"),
                 Query("sum(increase(rates_decode_errors_total[5m]))", "gateways"),
             ),
         ),

@@ -93,7 +93,7 @@ class BinanceRest:
         charge = self.budget.charge(weight(request))
         used = [(USED_WEIGHT, str(charge.used))]
         if not charge.allowed:
-            held = self._throttle.ready()
+            held = self._throttle.held_back_if_due()
             if held is not None:
                 log.warning(
                     "binance-rest weight budget of %d spent; 429 for %d s (%d more held back)",

@@ -49,7 +49,7 @@ class CoinGeckoRest:
             return self._json(404, payloads.error("Not Found"))
         wait = self.limit.acquire()
         if wait:
-            held = self._throttle.ready()
+            held = self._throttle.held_back_if_due()
             if held is not None:
                 log.warning(
                     "coingecko rate limit of %d calls a minute reached (%d more held back)",

@@ -64,7 +64,7 @@ class Listener:
             try:
                 await self.open()
             except OSError as error:
-                if self._errors.ready() is not None:
+                if self._errors.held_back_if_due() is not None:
                     log.error("%s cannot listen again on %d: %s", self.name, self.port, error)
 
     def close(self) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.backoff import AttemptBudget, Backoff
+from common.backoff import Backoff, SlidingWindowLimit
 
 
 def test_delays_double_up_to_the_cap_with_equal_jitter():
@@ -41,12 +41,14 @@ def test_nonsense_is_refused(base, cap, factor):
         Backoff(base=base, cap=cap, factor=factor)
 
 
-def test_attempt_budget_slides():
-    budget = AttemptBudget(limit=3, window=10.0)
+def test_sliding_window_limit_slides():
+    limit = SlidingWindowLimit(limit=3, window=10.0)
     for now in (0.0, 1.0, 2.0):
-        assert budget.wait_time(now) == 0.0
-        budget.record(now)
-    assert budget.wait_time(5.0) == pytest.approx(5.0)
-    assert budget.wait_time(10.0) == 0.0
-    budget.record(10.0)
-    assert budget.wait_time(10.5) == pytest.approx(0.5)
+        assert limit.acquire(now) == 0.0
+    assert limit.count(5.0) == 3
+    assert limit.acquire(5.0) == pytest.approx(5.0)
+    assert limit.count(5.0) == 3  # a refused event is not counted
+    assert limit.wait_time(10.0) == 0.0
+    assert limit.acquire(10.0) == 0.0
+    assert limit.wait_time(10.5) == pytest.approx(0.5)
+    assert limit.count(12.0) == 1

@@ -33,8 +33,8 @@ def test_json_lines(capsys):
 def test_throttle_counts_what_it_holds_back():
     now = [0.0]
     throttle = Throttle(10.0, clock=lambda: now[0])
-    assert throttle.ready() == 0
-    assert throttle.ready() is None
-    assert throttle.ready() is None
+    assert throttle.held_back_if_due() == 0
+    assert throttle.held_back_if_due() is None
+    assert throttle.held_back_if_due() is None
     now[0] = 10.0
-    assert throttle.ready() == 2
+    assert throttle.held_back_if_due() == 2

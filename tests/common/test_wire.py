@@ -34,7 +34,7 @@ def make_status() -> Status:
         last_message_age_ms=1500,
         messages=3,
         ticks=18,
-        errors=1,
+        malformed=1,
         reconnects=0,
         endpoint="http://127.0.0.1:8902",
     )
@@ -60,6 +60,13 @@ def test_status_round_trip_and_topic():
     topic, payload = wire.encode(status)
     assert topic == b"status.coingecko"
     assert wire.decode(payload) == status
+
+
+def test_malformed_count_keeps_its_first_name_on_the_wire():
+    _, payload = wire.encode(make_status())
+    raw = msgspec.msgpack.decode(payload)
+    assert raw["errors"] == 1 and "malformed" not in raw
+    assert wire.decode(msgspec.msgpack.encode(raw)).malformed == 1
 
 
 def test_topics_filter_by_prefix():

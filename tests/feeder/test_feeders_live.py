@@ -91,7 +91,7 @@ def test_every_feeder_publishes_every_instrument_through_both_forwarders(procs, 
     for transport in ("binance-ws", "binance-rest"):
         assert wait_status(listener, transport, lambda s: s.connected).source == "binance"
     status = wait_status(listener, "coingecko", lambda s: s.connected)
-    assert status.ticks >= 6 and status.source == "coingecko" and status.errors == 0
+    assert status.ticks >= 6 and status.source == "coingecko" and status.malformed == 0
     # Both forwarders carry everything: each tick arrives once through each.
     copies: dict[tuple[str, int], int] = {}
     for received in listener.ticks("binance-ws"):
@@ -226,15 +226,15 @@ def test_server_shutdown_moves_to_a_new_connection_without_a_gap(procs, mesh, li
 def test_malformed_frames_are_dropped_while_good_ones_keep_flowing(procs, mesh, listener):
     sim, _ = mesh
     feeder(procs, mesh, "binance-ws")
-    errors_before = wait_status(listener, "binance-ws", lambda s: s.connected).errors
+    malformed_before = wait_status(listener, "binance-ws", lambda s: s.connected).malformed
     injected = time.monotonic()
     sim.inject("binance-ws", "malformed", seconds=3)
     status = wait_status(listener, "binance-ws", lambda s: s.sent_ts > 0, timeout=5)
     while time.monotonic() - injected < 3.2:
         status = wait_status(listener, "binance-ws")
     gap = largest_gap(listener.ticks("binance-ws"), since=injected)
-    print(f"malformed: {status.errors - errors_before} dropped, largest gap {gap:.2f} s")
-    assert status.errors - errors_before >= 5
+    print(f"malformed: {status.malformed - malformed_before} dropped, largest gap {gap:.2f} s")
+    assert status.malformed - malformed_before >= 5
     assert status.reconnects == 0 and status.connected
     assert gap <= TICK * 2.5
     assert listener.undecodable == 0
@@ -263,7 +263,7 @@ def test_429_is_honoured_through_retry_after(procs, mesh, listener, transport):
 def test_rest_failures_recover(procs, mesh, listener, fault):
     sim, _ = mesh
     feeder(procs, mesh, "binance-rest")
-    errors_before = wait_status(listener, "binance-rest", lambda s: s.connected).errors
+    malformed_before = wait_status(listener, "binance-rest", lambda s: s.connected).malformed
     injected = time.monotonic()
     sim.inject("binance-rest", fault, seconds=2)
     wait_for(lambda: time.monotonic() - injected > 2, 3)
@@ -273,5 +273,5 @@ def test_rest_failures_recover(procs, mesh, listener, fault):
     print(f"binance-rest {fault} for 2 s: ticks back {back:.2f} s after the fault ended")
     assert back <= 2.0  # one backoff (1 s cap) or timeout (1 s), then one poll
     if fault == "malformed":
-        assert status.errors > errors_before
+        assert status.malformed > malformed_before
     assert procs.processes[-1].alive()

@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 
 from feeder.parsers import (
-    ControlReply,
     MalformedMessage,
     Quote,
     ServerShutdown,
@@ -92,9 +91,10 @@ def test_server_shutdown_bare_or_wrapped_in_a_stream():
     assert parse_binance_stream(wrapped) == ServerShutdown(6)
 
 
-def test_control_reply_from_the_docs():
-    assert parse_binance_stream(DOCS_SUBSCRIBE_REPLY) == ControlReply()
-    assert parse_binance_stream('{"result": ["btcusdt@aggTrade"], "id": 3}') == ControlReply()
+def test_a_reply_to_a_request_never_sent_is_malformed():
+    # The feeder names its streams in the URL and sends no requests: a reply is not for it.
+    with pytest.raises(MalformedMessage):
+        parse_binance_stream(DOCS_SUBSCRIBE_REPLY)
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,10 @@ import asyncio
 import httpx
 
 from common.wire import now_ms
-from gateway import store
 from gateway.app import create_app
 from gateway.database import open_pool
 from gateway.settings import GatewaySettings
-from tests.gateway.ticks import binance_ticks
+from tests.gateway.ticks import binance_ticks, insert_ticks
 
 
 async def test_the_lifespan_owns_the_background_tasks_and_stops_them(refused_port):
@@ -40,7 +39,7 @@ def test_two_apps_share_nothing():
 async def test_a_read_only_replica_warms_up_but_stores_nothing(database_url, refused_port):
     pool = await open_pool(database_url)
     async with pool.acquire() as connection:
-        await store.insert_ticks(connection, binance_ticks(now_ms() - 5000))
+        await insert_ticks(connection, binance_ticks(now_ms() - 5000))
     await pool.close()
     settings = GatewaySettings(
         zmq_sub_endpoints=(f"tcp://127.0.0.1:{refused_port}",),

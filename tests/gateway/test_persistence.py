@@ -1,4 +1,4 @@
-"""The store, the writer, the warm start and retention against a real, migrated PostgreSQL."""
+"""The ticks table, the writer, the warm start and retention against a real, migrated PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from common.wire import now_ms
-from gateway import store
+from gateway import ticks_table
 from gateway.database import open_pool
 from gateway.pricing import Budgets
 from gateway.query import ALL
@@ -20,7 +20,7 @@ from gateway.retention import DAY_MS, delete_expired
 from gateway.warm import warm_start
 from gateway.writer import TickWriter
 from launcher.migrate import dbmate
-from tests.gateway.ticks import binance_ticks, coingecko_ticks, tick
+from tests.gateway.ticks import binance_ticks, coingecko_ticks, insert_ticks, tick
 
 pytestmark = pytest.mark.live
 
@@ -52,8 +52,8 @@ async def test_a_tick_round_trips_exactly(database_url):
     pool = await open_pool(database_url)
     try:
         async with pool.acquire() as connection:
-            assert await store.insert_ticks(connection, [original]) == 1
-            (loaded,) = await store.latest_ticks(connection, [("binance", "BTCUSDT")])
+            assert await insert_ticks(connection, [original]) == 1
+            (loaded,) = await ticks_table.latest_ticks(connection, [("binance", "BTCUSDT")])
     finally:
         await pool.close()
     assert loaded == original
@@ -77,7 +77,7 @@ async def test_the_same_event_is_stored_once_however_it_arrives(database_url):
         await drain(writer)
         # A retried batch, or another replica storing the same event: the key holds.
         async with pool.acquire() as connection:
-            assert await store.insert_ticks(connection, copies) == 0
+            assert await insert_ticks(connection, copies) == 0
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -145,7 +145,7 @@ async def test_warm_start_serves_stored_values_stale_and_ignores_older_ones(data
         async with pool.acquire() as connection:
             older = [tick("BTCUSDT", "1", exchange_ts=stamp - 1000)]
             stored = binance_ticks(stamp) + coingecko_ticks(stamp)
-            await store.insert_ticks(connection, older + stored)
+            await insert_ticks(connection, older + stored)
         rates = Rates(Budgets())
         live = tick("BTCUSDT", "97999", exchange_ts=stamp + 5)  # arrived before the load
         rates.apply(live, asyncio.get_running_loop().time())
@@ -173,7 +173,7 @@ async def test_retention_deletes_old_ticks_in_batches(database_url):
     pool = await open_pool(database_url)
     try:
         async with pool.acquire() as connection:
-            await store.insert_ticks(connection, old + recent)
+            await insert_ticks(connection, old + recent)
         assert await delete_expired(pool, days=30, batch=7, pause=0) == 23
     finally:
         await pool.close()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import asyncpg
+
 from common.markets import TRANSPORT_SOURCE
 from common.wire import Status, Tick
+from gateway import ticks_table
 
 T0 = 1_764_000_000_000  # ms
 
@@ -41,7 +44,7 @@ def status(
         last_message_age_ms=age_ms,
         messages=1,
         ticks=1,
-        errors=0,
+        malformed=0,
         reconnects=0,
     )
 
@@ -63,3 +66,8 @@ def binance_ticks(exchange_ts: int = T0, transport: str = "binance-ws") -> list[
 
 def coingecko_ticks(exchange_ts: int = T0) -> list[Tick]:
     return [tick(i, p, exchange_ts, "coingecko") for i, p in COINGECKO_PRICES.items()]
+
+
+async def insert_ticks(connection: asyncpg.Connection, ticks: list[Tick]) -> int:
+    """Store ``ticks`` straight into the table, as a writer would; returns how many were new."""
+    return await ticks_table.insert_rows(connection, [ticks_table.row_of(t) for t in ticks])

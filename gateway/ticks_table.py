@@ -80,11 +80,6 @@ async def insert_rows(connection: asyncpg.Connection, rows: Sequence[Row]) -> in
     return int(status.rsplit(" ", 1)[1])
 
 
-async def insert_ticks(connection: asyncpg.Connection, ticks: Iterable[Tick]) -> int:
-    """Store ``ticks``; returns how many were new."""
-    return await insert_rows(connection, [row_of(tick) for tick in ticks])
-
-
 def tick_of(row: asyncpg.Record) -> Tick:
     return Tick(
         source=row["source"],
