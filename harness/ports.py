@@ -58,7 +58,7 @@ def listening_ports(pid: int) -> set[int]:
     ports = set()
     for table in ("tcp", "tcp6"):
         with contextlib.suppress(OSError):
-            for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            for line in Path(f"/proc/net/{table}").read_text(encoding="ascii").splitlines()[1:]:
                 fields = line.split()
                 if fields[3] == _LISTEN and fields[9] in inodes:
                     ports.add(int(fields[1].rsplit(":", 1)[1], 16))
@@ -67,7 +67,9 @@ def listening_ports(pid: int) -> set[int]:
 
 def _ephemeral_range() -> tuple[int, int]:
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        low, high = (
+            Path("/proc/sys/net/ipv4/ip_local_port_range").read_text(encoding="ascii").split()
+        )
         return int(low), int(high)
     except (OSError, ValueError):
         return 32768, 60999

@@ -1,63 +1,90 @@
+"""The simulator in the test's own event loop, on ports it chose: its wire and its faults are
+tested through real sockets without a process (the process itself: ``test_process_live``)."""
+
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import pytest
 
-from harness.procs import ProcessGroup
-from harness.stack import Sim, start_sim
+from common.markets import BINANCE_REST, BINANCE_WS, COINGECKO_REST
+from simulator.service import Simulator
+from simulator.settings import SimulatorSettings
 
 T = TypeVar("T")
 
-#: Fast clocks so the suite runs in seconds; tests that need other values start their own.
-FAST = {
-    "SIM_TICK_INTERVAL": "0.1",
-    # Pongs count against the 5 messages a second: keep pings rare unless a test is about them.
-    "SIM_PING_INTERVAL": "5",
-    "SIM_PONG_TIMEOUT": "10",
-    "SIM_SHUTDOWN_GRACE": "0.5",
-    "SIM_COINGECKO_CACHE_SECONDS": "60",
-    # The budgets are tested in processes of their own; elsewhere they stay out of the way.
-    "SIM_COINGECKO_RATE_LIMIT": "1000",
-    "SIM_FAULT_RETRY_AFTER": "7",
+#: Fast clocks so the tests run in seconds; a module may change them with ``sim_settings``.
+FAST: dict[str, Any] = {
+    "sim_tick_interval": 0.05,
+    "sim_ping_interval": 5,
+    "sim_pong_timeout": 10,
+    "sim_shutdown_grace": 0.3,
+    "sim_coingecko_rate_limit": 1000,
+    "sim_fault_retry_after": 7,
 }
+STREAMS = ("btcusdt@miniTicker", "ethusdt@miniTicker", "usdcusdt@miniTicker")
+COMBINED = "/stream?streams=" + "/".join(STREAMS)
 
 
-@pytest.fixture(scope="module", name="sim_env")
-def sim_env_fixture() -> dict[str, str]:
-    """Settings of the module's shared simulator beyond ``FAST``; a module may override it."""
+class Sim:
+    """A :class:`Simulator` running in the test's loop, and where to reach it."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+        ports = simulator.ports()
+        self.control: int = ports["control"]
+        self.ws_ports: list[int] = ports[BINANCE_WS]
+        self.rest: int = ports[BINANCE_REST]
+        self.coingecko: int = ports[COINGECKO_REST]
+
+    def ws(self, path: str = COMBINED, index: int = 0) -> str:
+        return f"ws://127.0.0.1:{self.ws_ports[index]}{path}"
+
+    def url(self, target: str, path: str = "") -> str:
+        """``http://`` URL of a REST target (or ``control``)."""
+        port = {"control": self.control, BINANCE_REST: self.rest, COINGECKO_REST: self.coingecko}
+        return f"http://127.0.0.1:{port[target]}{path}"
+
+    def state(self) -> dict[str, Any]:
+        return self.simulator.state()
+
+    async def steps(self, count: int) -> None:
+        """Wait until the market has taken ``count`` more steps."""
+        start = self.simulator.market.step
+        await until(lambda: self.simulator.market.step >= start + count, 10)
+
+
+def simulator_settings(**overrides: Any) -> SimulatorSettings:
+    """Settings on ports 0, fast clocks, no ``.env``."""
+    ports = {
+        "sim_control_port": 0,
+        "sim_binance_ws_ports": "0,0",
+        "sim_binance_rest_port": 0,
+        "sim_coingecko_port": 0,
+    }
+    return SimulatorSettings(_env_file=None, **{**ports, **FAST, **overrides})  # type: ignore[call-arg]
+
+
+@pytest.fixture(name="sim_settings")
+def sim_settings_fixture() -> dict[str, Any]:
+    """Settings beyond ``FAST`` for the module's simulators; a module may override it."""
     return {}
 
 
-@pytest.fixture(scope="module", name="shared_sim")
-def shared_sim_fixture(
-    tmp_path_factory: pytest.TempPathFactory, sim_env: dict[str, str]
-) -> Iterator[Sim]:
-    """One simulator for a whole test module (clean faults are each test's job: use ``sim``)."""
-    group = ProcessGroup(tmp_path_factory.mktemp("simulator"))
+@pytest.fixture(name="sim")
+async def sim_fixture(sim_settings: dict[str, Any]) -> AsyncIterator[Sim]:
+    simulator = Simulator(simulator_settings(**sim_settings))
+    await simulator.start()
     try:
-        yield start_sim(group, **{**FAST, **sim_env})
+        yield Sim(simulator)
     finally:
-        group.stop_all()
+        await simulator.stop()
 
 
-@pytest.fixture
-def sim(shared_sim: Sim) -> Iterator[Sim]:
-    """The module's simulator, with every fault cleared after the test."""
-    yield shared_sim
-    shared_sim.clear()
-
-
-@pytest.fixture
-def sim_factory(procs: ProcessGroup) -> Callable[..., Sim]:
-    """Start a simulator of the test's own with particular settings."""
-    return lambda **env: start_sim(procs, **{**FAST, **env})
-
-
-async def until(probe: Callable[[], T], timeout: float, interval: float = 0.02) -> T:
+async def until(probe: Callable[[], T | Awaitable[T]], timeout: float, interval: float = 0.01) -> T:
     """Poll ``probe`` (sync or async) without blocking the event loop."""
     deadline = time.monotonic() + timeout
     while True:
@@ -65,7 +92,7 @@ async def until(probe: Callable[[], T], timeout: float, interval: float = 0.02) 
         if asyncio.iscoroutine(result):
             result = await result
         if result:
-            return result
+            return result  # type: ignore[return-value]
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)
