@@ -13,9 +13,9 @@ import pytest
 
 from gateway.pricing import Budgets
 from gateway.rates import Rates
-from tests.gateway.ticks import T0, binance_ticks, coingecko_ticks
 from harness.procs import ProcessGroup, wait_for
 from harness.stack import start_feeder, start_forwarder, start_sim
+from tests.gateway.ticks import T0, binance_ticks, coingecko_ticks
 
 
 def lines_at(output: str, level: str) -> list[str]:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from gateway.recipes import DIRECTIONS, EXCHANGERS
-from loadtest import contract
 from harness.procs import ProcessGroup
 from harness.stack import remove_private_cluster, start_demo
+from loadtest import contract
 
 TAG = '"abcDEF012_-"'
 
