@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.ports import refusing_port
 from harness.procs import ProcessGroup
+from simulator.service import Simulator
+from tests.simulator.inprocess import Sim, simulator_settings
 
 pytest_plugins = ["tests.db"]
 
@@ -38,6 +41,23 @@ def refused_port() -> Iterator[int]:
     """A port on 127.0.0.1 that refuses connections for the whole test."""
     with refusing_port() as port:
         yield port
+
+
+@pytest.fixture(name="sim_settings")
+def sim_settings_fixture() -> dict[str, Any]:
+    """Settings beyond ``FAST`` for the module's simulators; a module may override it."""
+    return {}
+
+
+@pytest.fixture(name="sim")
+async def sim_fixture(sim_settings: dict[str, Any]) -> AsyncIterator[Sim]:
+    """The simulator, in the test's loop, on ports it chose."""
+    simulator = Simulator(simulator_settings(**sim_settings))
+    await simulator.start()
+    try:
+        yield Sim(simulator)
+    finally:
+        await simulator.stop()
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

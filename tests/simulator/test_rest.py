@@ -13,7 +13,7 @@ import pytest
 from harness.ports import port_open
 from simulator.coingecko import coingecko_values
 from simulator.market import Market
-from tests.simulator.conftest import Sim, until
+from tests.simulator.inprocess import Sim, until
 from tests.simulator.samples import TICKER_PRICE, shape
 
 REST_TARGETS = ("binance-rest", "coingecko")

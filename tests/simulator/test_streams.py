@@ -18,7 +18,7 @@ from websockets.frames import Opcode
 
 from common.wire import now_ms
 from simulator.market import Market
-from tests.simulator.conftest import STREAMS, Sim, until
+from tests.simulator.inprocess import STREAMS, Sim, until
 from tests.simulator.rawws import EOF, RESET, Ended, HandshakeFailed, RawClient
 from tests.simulator.samples import MINI_TICKER, SERVER_SHUTDOWN_COMBINED, shape
 

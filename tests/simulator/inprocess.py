@@ -1,14 +1,12 @@
-"""The simulator in the test's own event loop, on ports it chose: its wire and its faults are
-tested through real sockets without a process (the process itself: ``test_process_live``)."""
+"""The simulator in the test's own event loop, on ports it chose: its wire, its faults and the
+feeds reading it are tested through real sockets without a process (the ``sim`` fixture)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-
-import pytest
 
 from common.markets import BINANCE_REST, BINANCE_WS, COINGECKO_REST
 from simulator.service import Simulator
@@ -66,22 +64,6 @@ def simulator_settings(**overrides: Any) -> SimulatorSettings:
         "sim_coingecko_port": 0,
     }
     return SimulatorSettings(_env_file=None, **{**ports, **FAST, **overrides})  # type: ignore[call-arg]
-
-
-@pytest.fixture(name="sim_settings")
-def sim_settings_fixture() -> dict[str, Any]:
-    """Settings beyond ``FAST`` for the module's simulators; a module may override it."""
-    return {}
-
-
-@pytest.fixture(name="sim")
-async def sim_fixture(sim_settings: dict[str, Any]) -> AsyncIterator[Sim]:
-    simulator = Simulator(simulator_settings(**sim_settings))
-    await simulator.start()
-    try:
-        yield Sim(simulator)
-    finally:
-        await simulator.stop()
 
 
 async def until(probe: Callable[[], T | Awaitable[T]], timeout: float, interval: float = 0.01) -> T:
