@@ -7,4 +7,5 @@ load test alike (none of them imports another's helpers).
     procs.py      child processes that are always cleaned up; waiting on what they do
     stack.py      the simulator, forwarders, feeders, gateways and the demo stack
     postgres.py   private PostgreSQL clusters and scratch databases
+    mesh.py       a SUB socket of our own on the mesh, recording what arrives and when
 """

@@ -1,4 +1,10 @@
-"""A test's own subscriber on the mesh: records every message with the time it arrived."""
+"""A subscriber of our own on the mesh (for tests and benchmarks): every message with the time
+it arrived.
+
+A SUB socket misses whatever is published before its subscription has reached the publisher
+(through each forwarder). :meth:`MeshListener.wait_subscribed` sends probes on a topic nobody
+else subscribes to until one comes back through every forwarder: from then on nothing is missed.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,10 @@ from dataclasses import dataclass
 import zmq
 
 from common.wire import DecodeError, Message, Status, Tick, decode, now_ms
+from harness.procs import wait_for
+
+#: The topic of the probes: neither a tick nor a status, so no gateway subscribes to it.
+PROBE = b"probe."
 
 
 @dataclass(frozen=True)
@@ -27,11 +37,14 @@ class MeshListener:
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.RCVTIMEO, 100)
         self._socket.setsockopt(zmq.SUBSCRIBE, prefix)
+        if not PROBE.startswith(prefix):
+            self._socket.setsockopt(zmq.SUBSCRIBE, PROBE)
         for endpoint in endpoints:
             self._socket.connect(endpoint)
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self.undecodable = 0
+        self._probes: set[bytes] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -39,8 +52,11 @@ class MeshListener:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                payload = self._socket.recv_multipart()[-1]
+                topic, *_, payload = self._socket.recv_multipart()
             except zmq.Again:
+                continue
+            if topic.startswith(PROBE):
+                self._probes.add(payload)
                 continue
             at_ms, at = now_ms(), time.monotonic()
             try:
@@ -50,6 +66,26 @@ class MeshListener:
                 continue
             with self._lock:
                 self._received.append(Received(at_ms, at, message))
+
+    def wait_subscribed(self, xsub_endpoints: list[str], timeout: float = 15.0) -> None:
+        """Return once a probe sent into each forwarder (its XSUB endpoint) has come back."""
+        publishers = {
+            endpoint.encode(): self._context.socket(zmq.PUB) for endpoint in xsub_endpoints
+        }
+        try:
+            for endpoint, publisher in publishers.items():
+                publisher.setsockopt(zmq.LINGER, 0)
+                publisher.connect(endpoint.decode())
+
+            def all_back() -> bool:
+                for endpoint in publishers.keys() - self._probes:
+                    publishers[endpoint].send_multipart([PROBE, endpoint])
+                return publishers.keys() <= self._probes
+
+            wait_for(all_back, timeout, interval=0.05, what="the listener subscribed")
+        finally:
+            for publisher in publishers.values():
+                publisher.close()
 
     def received(self) -> list[Received]:
         with self._lock:
