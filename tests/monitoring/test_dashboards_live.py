@@ -3,15 +3,16 @@ every Grafana panel returns data."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from monitoring.dashboards import DASHBOARDS
 from harness.procs import ProcessGroup, wait_for
 from harness.stack import Demo, remove_private_cluster, start_demo
+from monitoring.dashboards import DASHBOARDS
 
 pytestmark = pytest.mark.live
 
@@ -23,30 +24,43 @@ EXPRESSIONS = [
 ]
 
 
+def traffic(api: str, stop: threading.Event) -> None:
+    """Requests for the HTTP panels, ten rounds a second until ``stop``: plain, conditional,
+    filtered, and an invalid query."""
+    with httpx.Client(timeout=5) as client:
+        while not stop.is_set():
+            try:
+                tag = client.get(f"{api}/api/v1/courses").headers.get("etag", "")
+                client.get(f"{api}/api/v1/courses", headers={"If-None-Match": tag})
+                client.get(f"{api}/courses?base=BTC&_={time.monotonic()}")
+                client.get(f"{api}/api/v1/courses?base=DOGE")
+            except httpx.HTTPError:
+                pass  # a replica restarting: the panels only need most of it
+            stop.wait(0.1)
+
+
 @pytest.fixture(scope="module", name="demo")
 def demo_fixture(tmp_path_factory) -> Iterator[Demo]:
-    """The demo stack with Prometheus, scraped for long enough for rates and quantiles."""
+    """The demo stack with Prometheus, and traffic for as long as the module's tests ask
+    Prometheus for data (each waits for its own panel)."""
     workdir = tmp_path_factory.mktemp("monitored")
     group = ProcessGroup(workdir)
+    stop = threading.Event()
+    sender = None
     try:
         demo = start_demo(group, workdir / "run", ("--prometheus",))
-        prometheus = demo.prometheus
-        with httpx.Client(timeout=5) as client:
-            # Traffic for the HTTP panels: plain, conditional, filtered, and an invalid query.
-            deadline = time.monotonic() + 12
-            while time.monotonic() < deadline:
-                tag = client.get(f"{demo.api}/api/v1/courses").headers.get("etag", "")
-                client.get(f"{demo.api}/api/v1/courses", headers={"If-None-Match": tag})
-                client.get(f"{demo.api}/courses?base=BTC&_={time.monotonic()}")
-                client.get(f"{demo.api}/api/v1/courses?base=DOGE")
-                time.sleep(0.1)
+        sender = threading.Thread(target=traffic, args=(demo.api, stop), daemon=True)
+        sender.start()
         wait_for(
-            lambda: all(t["health"] == "up" for t in targets(prometheus)),
-            20,
+            lambda: all(t["health"] == "up" for t in targets(demo.prometheus)),
+            30,
             what="every target scraped",
         )
         yield demo
     finally:
+        stop.set()
+        if sender is not None:
+            sender.join(10)
         group.stop_all()
         remove_private_cluster(workdir / "run")
 
