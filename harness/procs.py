@@ -8,13 +8,14 @@ killing what does not exit in time.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,6 +41,21 @@ def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not met within {timeout} s")
         time.sleep(interval)
+
+
+async def until(probe: Callable[[], T | Awaitable[T]], timeout: float, interval: float = 0.01) -> T:
+    """:func:`wait_for` inside an event loop: poll ``probe`` (sync or async) without blocking
+    the loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
 
 
 def _session_members(session: int) -> list[int]:

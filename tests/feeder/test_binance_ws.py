@@ -19,8 +19,9 @@ import pytest
 from common.markets import BINANCE_SYMBOLS
 from feeder.binance_ws import BinanceWsFeed
 from feeder.settings import FeederSettings
+from harness.procs import until
 from tests.feeder.conftest import Published
-from tests.simulator.inprocess import Sim, until
+from tests.simulator.inprocess import Sim
 
 STALL = 0.5  # the watchdog's threshold in these tests, s
 
@@ -121,9 +122,8 @@ async def test_a_stalled_stream_is_left_for_the_other_endpoint(sim: Sim, start, 
     await ticks_after(published, 3)
     health = published.health
     assert health.stalls == 1 and health.reconnect_reasons["stall"] == 1
-    print(
-        f"stall: largest gap in ticks {largest_gap(published, stalled_at):.2f} s (watchdog {STALL} s)"
-    )
+    gap = largest_gap(published, stalled_at)
+    print(f"stall: largest gap in ticks {gap:.2f} s (watchdog {STALL} s)")
 
 
 @pytest.mark.parametrize("sim_settings", [{"sim_shutdown_grace": 1.0}])
@@ -143,7 +143,8 @@ async def test_server_shutdown_opens_the_replacement_before_the_old_one_closes(
     closed = sum(event == "closed" for _, event in sessions(caplog))
     assert closed >= 1 and handed_over(sessions(caplog)) == closed
     health = published.health
-    assert health.reconnects == health.reconnect_reasons["serverShutdown"] >= 1
+    assert health.reconnects == health.reconnect_reasons["serverShutdown"]
+    assert health.reconnects >= 1
     assert health.stalls == 0 and health.connected
     print(f"serverShutdown: largest gap in ticks {largest_gap(published, injected_at):.2f} s")
 

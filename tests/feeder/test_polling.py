@@ -11,15 +11,15 @@ import pytest
 from common.backoff import Backoff
 from feeder.parsers import parse_binance_ticker_price
 from feeder.polling import Poller, PollTarget, retry_after_seconds
+from harness.procs import until
 from tests.feeder.conftest import Published
-from tests.simulator.inprocess import until
 
 URL = "http://exchange.test/api/v3/ticker/price"
-PRICES = [
+PRICES = (
     {"symbol": "BTCUSDT", "price": "97000.01000000"},
     {"symbol": "ETHUSDT", "price": "3400.50000000"},
     {"symbol": "USDCUSDT", "price": "1.00010000"},
-]
+)
 INTERVAL = 0.5
 
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from common.wire import Status, Tick
 from feeder.parsers import Quote
+from harness.procs import until
 from tests.feeder.conftest import Published
-from tests.simulator.inprocess import until
 
 
 async def test_quotes_go_out_as_ticks_with_their_topic_and_sequence(published: Published):

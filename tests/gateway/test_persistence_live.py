@@ -10,11 +10,11 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.mesh import MeshListener
 from harness.postgres import dispose, private_cluster
 from harness.procs import ProcessGroup, wait_for
 from harness.stack import start_feeder, start_forwarder, start_gateway, start_sim
 from launcher.migrate import migrate
-from harness.mesh import MeshListener
 
 pytestmark = pytest.mark.live
 

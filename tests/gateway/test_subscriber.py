@@ -16,8 +16,8 @@ from common.wire import Tick, encode
 from gateway.pricing import Budgets
 from gateway.rates import Rates
 from gateway.subscriber import Subscriber
+from harness.procs import until
 from tests.gateway.ticks import T0, binance_ticks, tick
-from tests.simulator.inprocess import until
 
 
 class Mesh:
@@ -34,6 +34,7 @@ class Mesh:
 
 @pytest.fixture(name="mesh")
 async def mesh_fixture() -> AsyncIterator[Mesh]:
+    """A subscriber reading a PUB socket of the test's, both on inproc://."""
     context = zmq.asyncio.Context()
     endpoint = f"inproc://mesh-{uuid.uuid4().hex}"
     pub = zmq.Context.shadow(context.underlying).socket(zmq.PUB)

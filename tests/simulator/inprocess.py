@@ -3,16 +3,12 @@ feeds reading it are tested through real sockets without a process (the ``sim`` 
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from common.markets import BINANCE_REST, BINANCE_WS, COINGECKO_REST
+from harness.procs import until
 from simulator.service import Simulator
 from simulator.settings import SimulatorSettings
-
-T = TypeVar("T")
 
 #: Fast clocks so the tests run in seconds; a module may change them with ``sim_settings``.
 FAST: dict[str, Any] = {
@@ -64,17 +60,3 @@ def simulator_settings(**overrides: Any) -> SimulatorSettings:
         "sim_coingecko_port": 0,
     }
     return SimulatorSettings(_env_file=None, **{**ports, **FAST, **overrides})  # type: ignore[call-arg]
-
-
-async def until(probe: Callable[[], T | Awaitable[T]], timeout: float, interval: float = 0.01) -> T:
-    """Poll ``probe`` (sync or async) without blocking the event loop."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result  # type: ignore[return-value]
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)

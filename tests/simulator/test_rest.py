@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from harness.ports import port_open
+from harness.procs import until
 from simulator.coingecko import coingecko_values
 from simulator.market import Market
-from tests.simulator.inprocess import Sim, until
+from tests.simulator.inprocess import Sim
 from tests.simulator.samples import TICKER_PRICE, shape
 
 REST_TARGETS = ("binance-rest", "coingecko")

@@ -17,8 +17,9 @@ from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.frames import Opcode
 
 from common.wire import now_ms
+from harness.procs import until
 from simulator.market import Market
-from tests.simulator.inprocess import STREAMS, Sim, until
+from tests.simulator.inprocess import STREAMS, Sim
 from tests.simulator.rawws import EOF, RESET, Ended, HandshakeFailed, RawClient
 from tests.simulator.samples import MINI_TICKER, SERVER_SHUTDOWN_COMBINED, shape
 
