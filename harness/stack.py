@@ -211,7 +211,9 @@ class Demo:
         return result.stdout
 
     def pid(self, program: str) -> int:
-        return int(self.ctl("pid", program).strip())
+        """The program's pid; 0 while it is not running (being restarted)."""
+        answer = self.ctl("pid", program, check=False).strip()
+        return int(answer) if answer.isdigit() else 0
 
 
 def demo_env(**extra: str) -> dict[str, str]:

@@ -109,7 +109,7 @@ async def test_ticks_carry_the_exchanges_event_time(sim: Sim, start, published: 
 async def test_a_refused_endpoint_fails_over_to_the_next(sim: Sim, start, published, refused_port):
     await start([f"ws://127.0.0.1:{refused_port}", base(sim, 1)])
     await ticks_after(published, 3)
-    assert published.health.endpoint.startswith(base(sim, 1))
+    await until(lambda: published.health.endpoint.startswith(base(sim, 1)), 10)
     assert published.health.reconnects == 0  # the first connection that delivered
 
 

@@ -90,10 +90,11 @@ def test_oversized_requests_are_refused(demo: Demo):
 def test_a_killed_replica_costs_at_most_the_requests_in_flight(demo: Demo):
     load = Load(f"{demo.api}/api/v1/courses", concurrency=16)
     wait_for(lambda: len(load.outcomes) >= 200, 30, what="the load flowing")
-    killed_at = time.monotonic()
-    subprocess.run(["kill", "-9", str(demo.pid("gateway-1"))], check=True)
-    # supervisord restarts it; HAProxy takes it back once /readyz says so.
-    wait_for(lambda: server_states(demo)["gateway-1"]["status"] == "DOWN", 5, what="marked down")
+    killed_at, killed = time.monotonic(), demo.pid("gateway-1")
+    subprocess.run(["kill", "-9", str(killed)], check=True)
+    # supervisord restarts it (often before HAProxy's checks have marked it down); HAProxy
+    # sends it traffic again once /readyz says so.
+    wait_for(lambda: demo.pid("gateway-1") not in (0, killed), 30, what="gateway-1 restarted")
     wait_for(lambda: server_states(demo)["gateway-1"]["status"] == "UP", 30, what="back up")
     back_at = time.monotonic()
     sessions = int(server_states(demo)["gateway-1"]["stot"])
@@ -114,14 +115,9 @@ def test_a_killed_forwarder_costs_no_freshness(demo: Demo):
     poller = ApiPoller(f"{demo.api}/api/v1/courses?x=forwarder", interval=0.05)
     try:
         wait_for(lambda: len(poller.answers()) >= 5, 10, what="answers")
-        killed_at = time.monotonic()
-        subprocess.run(["kill", "-9", str(demo.pid("forwarder-1"))], check=True)
-        wait_for(
-            lambda: demo.ctl("pid", "forwarder-1", check=False).strip().isdigit()
-            and demo.pid("forwarder-1") > 0,
-            15,
-            what="forwarder-1 restarted",
-        )
+        killed_at, killed = time.monotonic(), demo.pid("forwarder-1")
+        subprocess.run(["kill", "-9", str(killed)], check=True)
+        wait_for(lambda: demo.pid("forwarder-1") not in (0, killed), 30, what="restarted")
         # Answers over longer than the 4 s a Binance value stays fresh without news.
         wait_for(
             lambda: (latest := poller.latest()) is not None and latest.at - killed_at > 6,
