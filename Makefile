@@ -65,10 +65,11 @@ screenshots: $(STAMP)  ## the README's screenshots of locust and HAProxy, from a
 bench-cache: $(STAMP)  ## requests/s through HAProxy with its cache on and off
 	$(BIN)/python -m bench.haproxy_cache --seconds 10 --rounds 3
 
-lint: $(STAMP)  ## black, isort and pylint, as CI runs them
+lint: $(STAMP)  ## black, isort, pylint and mypy, as CI runs them
 	$(BIN)/black --check $(PY_DIRS)
 	$(BIN)/isort --check-only $(PY_DIRS)
 	$(BIN)/pylint $(PY_DIRS)
+	$(BIN)/mypy  # every Python directory, as pyproject.toml's [tool.mypy] lists them
 
 format: $(STAMP)  ## rewrite the code with black and isort
 	$(BIN)/black $(PY_DIRS)

@@ -34,7 +34,7 @@ USD_RUB = Decimal("92.5")
 def frozen_ticks() -> list[Tick]:
     """One tick per instrument, at a fixed moment."""
     stamp = now_ms()
-    ticks = []
+    ticks: list[Tick] = []
     for instrument in (*BINANCE_SYMBOLS, *COINGECKO_INSTRUMENTS):
         source = "binance" if instrument in BINANCE_SYMBOLS else "coingecko"
         if source == "binance":

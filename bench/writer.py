@@ -45,7 +45,9 @@ def backlog(count: int) -> list[Tick]:
             seq=n,
             transport="binance-ws" if source == "binance" else "coingecko",
         )
-        ticks.append(decode(encode(tick)[1]))
+        received = decode(encode(tick)[1])  # as a gateway holds it: decoded from the wire
+        assert isinstance(received, Tick)
+        ticks.append(received)
     return ticks
 
 

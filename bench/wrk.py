@@ -29,6 +29,14 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
+def _found(pattern: str, output: str) -> str:
+    """The first group of ``pattern`` in wrk's output (a line of its own)."""
+    match = re.search(pattern, output, re.MULTILINE)
+    if match is None:
+        raise ValueError(f"wrk's output has no {pattern!r}:\n{output}")
+    return match.group(1)
+
+
 def run_wrk(
     url: str, seconds: int, connections: int = 64, headers: dict[str, str] | None = None
 ) -> WrkResult:
@@ -40,10 +48,10 @@ def run_wrk(
     for name, value in (headers or {}).items():
         command[1:1] = ["-H", f"{name}: {value}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps = float(_found(r"Requests/sec:\s+([\d.]+)", out))
     # The "Latency Distribution" lines: "     50%    4.05ms", each on a line of its own.
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)$", out, re.MULTILINE).group(1))
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)$", out, re.MULTILINE).group(1))
+    p50 = _ms(_found(r"^\s+50%\s+(\S+)$", out))
+    p99 = _ms(_found(r"^\s+99%\s+(\S+)$", out))
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non_ok = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return WrkResult(rps, p50, p99, errors + (int(non_ok.group(1)) if non_ok else 0))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 
 import msgspec
 
@@ -84,7 +85,7 @@ class Throttle:
     count, rather than a thousand.
     """
 
-    def __init__(self, interval: float, clock=time.monotonic) -> None:
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = interval
         self._clock = clock
         self._next = 0.0

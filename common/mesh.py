@@ -7,15 +7,18 @@ so losing one forwarder costs nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
 import zmq
-import zmq.asyncio
+
+#: A blocking socket (``zmq.Context``) or an asyncio one (``zmq.asyncio.Context``).
+SocketT = TypeVar("SocketT", bound="zmq.Socket[Any]")
 
 #: Bounded queues everywhere: a slow peer drops messages rather than growing memory.
 HIGH_WATER_MARK = 10_000
 
 
-def _tune(socket: zmq.Socket) -> None:
+def _tune(socket: zmq.Socket[Any]) -> None:
     socket.setsockopt(zmq.LINGER, 0)
     # Rejoin a restarted forwarder within a second rather than the default backoff.
     socket.setsockopt(zmq.RECONNECT_IVL, 100)
@@ -25,7 +28,7 @@ def _tune(socket: zmq.Socket) -> None:
     socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
 
 
-def pub_socket(context: zmq.asyncio.Context, endpoints: Iterable[str]) -> zmq.asyncio.Socket:
+def pub_socket(context: zmq.Context[SocketT], endpoints: Iterable[str]) -> SocketT:
     """A PUB socket connected to every forwarder's XSUB endpoint."""
     socket = context.socket(zmq.PUB)
     _tune(socket)
@@ -38,10 +41,10 @@ def pub_socket(context: zmq.asyncio.Context, endpoints: Iterable[str]) -> zmq.as
 
 
 def sub_socket(
-    context: zmq.asyncio.Context,
+    context: zmq.Context[SocketT],
     endpoints: Iterable[str],
     prefixes: Iterable[bytes] = (b"",),
-) -> zmq.asyncio.Socket:
+) -> SocketT:
     """A SUB socket connected to every forwarder's XPUB endpoint, subscribed to ``prefixes``."""
     socket = context.socket(zmq.SUB)
     _tune(socket)

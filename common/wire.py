@@ -59,7 +59,7 @@ class Status(msgspec.Struct, tag="status", frozen=True, kw_only=True):
 Message = Tick | Status
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(Message)
+_decoder: msgspec.msgpack.Decoder[Tick | Status] = msgspec.msgpack.Decoder(Message)
 
 DecodeError = msgspec.DecodeError
 

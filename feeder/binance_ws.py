@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -79,7 +80,7 @@ class BinanceWsFeed:
         self._next_url = 0
         self._malformed_log = Throttle(10.0)
         self._opened = 0
-        self._background: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task[None]] = set()
         #: why the next connection is needed, for the reconnect metrics
         self._reason = "start"
 
@@ -122,7 +123,7 @@ class BinanceWsFeed:
         self._in_background(current.close())
         return replacement
 
-    def _in_background(self, closing) -> None:
+    def _in_background(self, closing: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(closing)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -240,7 +241,7 @@ class BinanceWsFeed:
             log.warning("dropped a malformed message (%d more since last report): %s", held, error)
 
 
-def _reader_error(reader: asyncio.Task) -> BaseException | None:
+def _reader_error(reader: asyncio.Task[None]) -> BaseException | None:
     if reader.done() and not reader.cancelled():
         return reader.exception()
     return None

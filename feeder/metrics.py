@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from common.metrics import counter, gauge
@@ -23,7 +23,7 @@ class FeederCollector(Collector):
     def _gauge(self, name: str, doc: str, value: float) -> GaugeMetricFamily:
         return gauge(name, doc, value, transport=self.health.transport)
 
-    def collect(self) -> Iterator:
+    def collect(self) -> Iterator[Metric]:
         health = self.health
         yield self._counter("feeder_messages", "Good exchange messages read.", health.messages)
         yield self._counter("feeder_ticks_published", "Ticks published.", health.ticks)

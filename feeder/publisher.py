@@ -24,7 +24,9 @@ class Publisher:
     is counted as an error and dropped.
     """
 
-    def __init__(self, socket: zmq.Socket, health: FeedHealth, instruments: Iterable[str]) -> None:
+    def __init__(
+        self, socket: zmq.Socket[bytes], health: FeedHealth, instruments: Iterable[str]
+    ) -> None:
         self._socket = socket
         self._health = health
         self._instruments = frozenset(instruments)

@@ -33,7 +33,9 @@ from feeder.transports import binance_rest_target, coingecko_target
 log = logging.getLogger(__name__)
 
 
-def build_feed(transport: str, settings: FeederSettings, publisher: Publisher, health: FeedHealth):
+def build_feed(
+    transport: str, settings: FeederSettings, publisher: Publisher, health: FeedHealth
+) -> BinanceWsFeed | Poller:
     """The object whose ``run()`` reads ``transport`` forever."""
     backoff = Backoff(settings.feeder_backoff_base, settings.feeder_backoff_cap)
     if transport == BINANCE_WS:

@@ -34,6 +34,7 @@ def main() -> None:
                 error,
             )
             raise SystemExit(1) from None
+        assert forwarder.bound is not None  # start() binds both or raises
         log.info("forwarding %s (XSUB) -> %s (XPUB)", *forwarder.bound)
         registry = CollectorRegistry()
         registry.register(ForwarderCollector(forwarder))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from forwarder.proxy import Forwarder
@@ -16,7 +16,7 @@ class ForwarderCollector(Collector):
     def __init__(self, forwarder: Forwarder) -> None:
         self.forwarder = forwarder
 
-    def collect(self) -> Iterator:
+    def collect(self) -> Iterator[Metric]:
         messages = CounterMetricFamily(
             "forwarder_messages", "Messages relayed, by kind.", labels=["kind"]
         )

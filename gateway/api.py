@@ -1,13 +1,14 @@
 """The HTTP API: ``/api/v1/courses`` (and the assignment's ``/courses``), health and readiness.
 
-The courses handler only looks up what the rates rendered in advance: the query string selects
-a shape, the snapshot holds that shape's bytes and tag, ``If-None-Match`` picks 200 or 304.
+The courses handler only looks up what was rendered in advance: the query string selects a
+shape, the answers hold that shape's bytes and tag, ``If-None-Match`` picks 200 or 304.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -16,11 +17,10 @@ from starlette.responses import Response
 
 from gateway.etag import if_none_match_hits
 from gateway.query import EXCHANGER_ALIASES, QueryError, shape_of
-from gateway.rates import Rates
 from gateway.recipes import BASES, DIRECTIONS, QUOTES
-from gateway.render import iso_ms
+from gateway.render import Answers, iso_ms
 from gateway.responses import PrebuiltResponse, rejection
-from gateway.writer import TickWriter
+from gateway.view import ReplicaView
 
 _CSV = {"type": "array", "items": {"type": "string"}}
 QUERY_PARAMETERS = [
@@ -64,7 +64,7 @@ QUERY_PARAMETERS = [
     },
 ]
 
-COURSES_RESPONSES = {
+COURSES_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The courses, in the fixed order of directions.",
         "content": {
@@ -99,6 +99,7 @@ COURSES_RESPONSES = {
 
 
 def _if_none_match(request: Request) -> str | None:
+    value: bytes
     for name, value in request.scope["headers"]:
         if name == b"if-none-match":
             return value.decode("latin-1")
@@ -113,22 +114,13 @@ class PrebuiltRoute(APIRoute):
     more than the rest of the answer.
     """
 
-    def get_route_handler(self):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         return self.endpoint
 
 
-class Served(Protocol):
-    """What the routes read from one gateway."""
-
-    rates: Rates
-    writer: TickWriter | None
-
-    def ready(self) -> tuple[bool, str]: ...
-
-
-def install_routes(app: FastAPI, gateway: Served) -> None:
-    """Add the routes to ``app``, bound to one gateway (no globals: each app has its own).
-    Added to the app itself: an included router is one more layer of matching."""
+def install_routes(app: FastAPI, gateway: ReplicaView, answers: Answers) -> None:
+    """Add the routes to ``app``, bound to one gateway and its answers (no globals: each app
+    has its own). Added to the app itself: an included router is one more layer of matching."""
     router = app.router
     rates = gateway.rates
 
@@ -136,7 +128,7 @@ def install_routes(app: FastAPI, gateway: Served) -> None:
         shape = shape_of(request.scope["query_string"])
         if isinstance(shape, QueryError):
             return PrebuiltResponse(rejection(str(shape)))
-        rendered = rates.snapshot.answer(shape)
+        rendered = answers.answer(shape)
         if rendered.etag:
             tags = _if_none_match(request)
             if tags is not None and if_none_match_hits(tags, rendered.etag):

@@ -12,11 +12,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
@@ -26,9 +25,7 @@ from starlette.responses import Response
 from common.metrics import counter, gauge
 from common.wire import now_ms
 from gateway.recipes import DIRECTIONS, EXCHANGERS
-
-if TYPE_CHECKING:
-    from gateway.app import Gateway
+from gateway.view import ReplicaView
 
 #: The service answers in milliseconds; the tail up to a second is what matters.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -89,10 +86,10 @@ class WriterHistograms:
 class GatewayCollector(Collector):
     """Every domain metric, read from one gateway when scraped."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: ReplicaView) -> None:
         self.gateway = gateway
 
-    def collect(self) -> Iterator:
+    def collect(self) -> Iterator[Metric]:
         yield from self._mesh()
         yield from self._directions()
         yield from self._sources()
@@ -106,7 +103,7 @@ class GatewayCollector(Collector):
             )
         yield gauge("rates_ready", "1 while /readyz answers 200.", int(gateway.ready()[0]))
 
-    def _mesh(self) -> Iterator:
+    def _mesh(self) -> Iterator[Metric]:
         subscriber = self.gateway.subscriber
         if subscriber is None:
             return
@@ -129,9 +126,9 @@ class GatewayCollector(Collector):
             len(subscriber.connected),
         )
 
-    def _directions(self) -> Iterator:
+    def _directions(self) -> Iterator[Metric]:
         rates = self.gateway.rates
-        courses = rates.snapshot.pricings[None].courses
+        courses = rates.pricings[None].courses
         now = now_ms()
         age = GaugeMetricFamily(
             "rates_direction_age_seconds",
@@ -163,7 +160,7 @@ class GatewayCollector(Collector):
             switches.add_metric([direction, old, new], count)
         yield switches
 
-    def _sources(self) -> Iterator:
+    def _sources(self) -> Iterator[Metric]:
         rates = self.gateway.rates
         up = GaugeMetricFamily(
             "rates_source_up", "1 while every instrument of the source is fresh.", labels=["source"]
@@ -180,7 +177,7 @@ class GatewayCollector(Collector):
             feeders.add_metric([status.transport, status.feeder_id], int(status.connected))
         yield feeders
 
-    def _writer(self) -> Iterator:
+    def _writer(self) -> Iterator[Metric]:
         writer = self.gateway.writer
         if writer is None:
             return
@@ -196,3 +193,8 @@ class GatewayCollector(Collector):
         yield counter("rates_writer_copies_skipped", "Copies never buffered.", stats.copies_skipped)
         yield counter("rates_writer_retries", "Failed attempts to store.", stats.retries)
         yield counter("rates_writer_dropped", "Ticks lost past the buffer.", stats.dropped)
+        yield counter(
+            "rates_writer_refused",
+            "Ticks the database refused (bad values), dropped.",
+            stats.refused,
+        )

@@ -1,21 +1,28 @@
-"""The gateway's state: the book, the current snapshot, and what changed between snapshots.
+"""The gateway's state: the book, the current pricings, and what changed between them.
 
 Pure apart from logging: callers pass the monotonic time, and re-price when a message arrived
-or when ``valid_until`` passes (the moment the first fresh course would go stale).
+or when ``valid_until`` passes (the moment the first fresh course would go stale). It knows
+nothing of HTTP: whoever answers from the pricings asks to be told when they change.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from common.markets import SOURCE_INSTRUMENTS
+from common.markets import BINANCE, COINGECKO, SOURCE_INSTRUMENTS
 from common.wire import Message, Tick
 from gateway.book import RateBook
-from gateway.pricing import Budgets, Course, price_all
+from gateway.pricing import Budgets, Course, Pricing, price_all
 from gateway.recipes import DIRECTIONS, SOURCE_ROLE
-from gateway.render import FILTERS, Snapshot
 
 log = logging.getLogger(__name__)
+
+#: The exchanger filters priced on every change: none (every source, by priority), or one.
+FILTERS: tuple[str | None, ...] = (None, BINANCE, COINGECKO)
+
+#: Every direction priced for each filter in :data:`FILTERS`.
+Pricings = dict[str | None, Pricing]
 
 
 def _serving(course: Course | None) -> str:
@@ -24,22 +31,29 @@ def _serving(course: Course | None) -> str:
     return f"{course.exchanger} (stale)" if course.stale else course.exchanger
 
 
-class Rates:
-    """Holds the book and the snapshot the API answers from."""
+def _same_courses(first: Pricings, second: Pricings) -> bool:
+    return all(first[name].courses == second[name].courses for name in FILTERS)
 
-    def __init__(self, budgets: Budgets, cache_max_age: int = 1) -> None:
+
+class Rates:
+    """Holds the book and the pricings the API answers from."""
+
+    def __init__(self, budgets: Budgets) -> None:
         self.book = RateBook()
         self.budgets = budgets
-        self.cache_control = f"public, max-age={cache_max_age}".encode()
-        self.snapshot = Snapshot(
-            {name: price_all(self.book, 0, budgets, name) for name in FILTERS}, self.cache_control
-        )
+        self.pricings: Pricings = {name: price_all(self.book, 0, budgets, name) for name in FILTERS}
+        self._listeners: list[Callable[[Pricings], None]] = []
         self.valid_until = float("inf")
         self.messages = 0
         #: (direction, from, to) -> how often the direction's serving source changed
         self.switches: dict[tuple[str, str, str], int] = {}
         #: source -> every instrument of it fresh
         self.source_up: dict[str, bool] = {}
+
+    def on_change(self, listener: Callable[[Pricings], None]) -> None:
+        """Call ``listener`` with the pricings now, and again every time their courses change."""
+        self._listeners.append(listener)
+        listener(self.pricings)
 
     def apply(self, message: Message, now: float) -> None:
         """Take one message from the mesh; call :meth:`reprice` after a batch."""
@@ -50,15 +64,16 @@ class Rates:
             self.book.apply_status(message, now)
 
     def reprice(self, now: float) -> bool:
-        """Price every direction at ``now``; True if the answers changed."""
+        """Price every direction at ``now``; True if any course changed."""
         pricings = {name: price_all(self.book, now, self.budgets, name) for name in FILTERS}
         sources_until = self._update_sources(now)
         self.valid_until = min(sources_until, *(p.valid_until for p in pricings.values()))
-        snapshot = Snapshot(pricings, self.cache_control)
-        if snapshot.same_courses(self.snapshot):
+        if _same_courses(pricings, self.pricings):
             return False
-        previous, self.snapshot = self.snapshot, snapshot
-        self._report_switches(previous, snapshot)
+        previous, self.pricings = self.pricings, pricings
+        self._report_switches(previous, pricings)
+        for listener in self._listeners:
+            listener(pricings)
         return True
 
     def _update_sources(self, now: float) -> float:
@@ -80,23 +95,23 @@ class Rates:
         return earliest
 
     def has_data(self) -> bool:
-        return any(course is not None for course in self.snapshot.pricings[None].courses)
+        return any(course is not None for course in self.pricings[None].courses)
 
-    def _report_switches(self, previous: Snapshot, current: Snapshot) -> None:
+    def _report_switches(self, previous: Pricings, current: Pricings) -> None:
         changes: dict[tuple[str, str], list[str]] = {}
-        before, after = previous.pricings[None].courses, current.pricings[None].courses
+        before, after = previous[None].courses, current[None].courses
         for direction, old, new in zip(DIRECTIONS, before, after):
             if _serving(old) != _serving(new):
                 changes.setdefault((_serving(old), _serving(new)), []).append(direction)
                 key = (direction, _serving(old), _serving(new))
                 self.switches[key] = self.switches.get(key, 0) + 1
-        for (old, new), directions in changes.items():
+        for (was, now), directions in changes.items():
             listed = ", ".join(directions)
-            if new.endswith("(stale)") and old != "nothing":
-                log.critical("every source is down for %s: serving %s", listed, new)
-            elif old == "nothing" or old.endswith("(stale)") or new == "binance":
+            if now.endswith("(stale)") and was != "nothing":
+                log.critical("every source is down for %s: serving %s", listed, now)
+            elif was == "nothing" or was.endswith("(stale)") or now == "binance":
                 # A first value (even one not yet confirmed live), a recovery, or a return to
                 # the first source.
-                log.info("%s now served by %s (was %s)", listed, new, old)
+                log.info("%s now served by %s (was %s)", listed, now, was)
             else:
-                log.warning("failover for %s: %s -> %s", listed, old, new)
+                log.warning("failover for %s: %s -> %s", listed, was, now)

@@ -1,21 +1,21 @@
 """Turning priced courses into response bytes, once per change of the book.
 
-A :class:`Snapshot` holds the courses of one moment for every exchanger filter. Each query
-shape asked of it is rendered once (body, tag, headers) and kept until the next snapshot, so the
-hot path only looks things up.
+:class:`Answers` holds the courses of the current moment for every exchanger filter. Each
+selection (query shape) asked of it is rendered once (body, tag, headers) and kept until the
+pricings change, so the hot path only looks things up. This is the one place answers are built.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 
-from common.markets import BINANCE, COINGECKO
 from gateway.etag import etag_of
 from gateway.pricing import Course, Pricing
-from gateway.query import Shape
 from gateway.recipes import EXCHANGERS
 
 _json = msgspec.json.Encoder(decimal_format="number")
@@ -28,9 +28,9 @@ def iso_ms(epoch_ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
-def course_json(course: Course) -> dict:
+def course_json(course: Course) -> dict[str, object]:
     """One course as the API shows it; ``via`` only for cross rates."""
-    entry = {
+    entry: dict[str, object] = {
         "direction": course.direction,
         "value": course.value,
         "exchanger": course.exchanger,
@@ -62,7 +62,7 @@ def _headers(etag: str, cache_control: bytes, body: bytes) -> tuple[tuple[bytes,
     )
 
 
-def render_error(status: int, detail: str, extra: tuple[tuple[bytes, bytes], ...] = ()):
+def render_error(status: int, detail: str, extra: tuple[tuple[bytes, bytes], ...] = ()) -> Rendered:
     """An error answer in FastAPI's ``{"detail": ...}`` shape, never cached by anyone."""
     body = _json.encode({"detail": detail})
     headers = (
@@ -90,43 +90,59 @@ def render_courses(
     return Rendered(200, body, etag, headers, not_modified)
 
 
-@dataclass(slots=True)
-class Snapshot:
-    """The courses at one moment, per exchanger filter, and what was rendered from them."""
+class Selection(Protocol):
+    """What one answer is for: directions in the fixed order, and an exchanger (None: any).
 
-    pricings: dict[str | None, Pricing]
-    cache_control: bytes
-    retry_after: int = 1
-    rendered: dict[Shape, Rendered] = field(default_factory=dict)
+    Hashable: answers are kept per selection. The API's parsed query is one.
+    """
 
-    def answer(self, shape: Shape) -> Rendered:
-        """The rendered answer for ``shape``: built on first use, then reused."""
-        rendered = self.rendered.get(shape)
+    @property
+    def directions(self) -> tuple[str, ...]: ...
+
+    @property
+    def exchanger(self) -> str | None: ...
+
+    def __hash__(self) -> int: ...
+
+
+class Answers:
+    """The answers of the current pricings, per selection: each rendered (body, tag, headers)
+    the first time it is asked after a change, then reused until the next change."""
+
+    __slots__ = ("cache_control", "retry_after", "_pricings", "_rendered")
+
+    def __init__(self, cache_max_age: int = 1, retry_after: int = 1) -> None:
+        self.cache_control = f"public, max-age={cache_max_age}".encode()
+        self.retry_after = retry_after
+        self._pricings: Mapping[str | None, Pricing] = {}
+        self._rendered: dict[Selection, Rendered] = {}
+
+    def update(self, pricings: Mapping[str | None, Pricing]) -> None:
+        """Answer from ``pricings`` (exchanger filter -> pricing) from now on."""
+        self._pricings = pricings
+        self._rendered = {}
+
+    def answer(self, selection: Selection) -> Rendered:
+        """The rendered answer for ``selection``: built on first use, then reused."""
+        rendered = self._rendered.get(selection)
         if rendered is None:
-            rendered = self.rendered[shape] = self._render(shape)
+            rendered = self._rendered[selection] = self._render(selection)
         return rendered
 
-    def _render(self, shape: Shape) -> Rendered:
+    def _render(self, selection: Selection) -> Rendered:
+        pricing = self._pricings.get(selection.exchanger)
         by_direction = {
             course.direction: course
-            for course in self.pricings[shape.exchanger].courses
+            for course in (pricing.courses if pricing is not None else ())
             if course is not None
         }
-        courses = [by_direction[d] for d in shape.directions if d in by_direction]
+        courses = [by_direction[d] for d in selection.directions if d in by_direction]
         if not courses:
-            asked = ", ".join(shape.directions)
-            where = f" from {shape.exchanger}" if shape.exchanger else ""
+            asked = ", ".join(selection.directions)
+            where = f" from {selection.exchanger}" if selection.exchanger else ""
             return render_error(
                 503,
                 f"no rate known yet for {asked}{where}; retry shortly",
                 ((b"retry-after", str(self.retry_after).encode()),),
             )
-        return render_courses(courses, shape.exchanger, self.cache_control)
-
-    def same_courses(self, other: Snapshot | None) -> bool:
-        return other is not None and all(
-            self.pricings[name].courses == other.pricings[name].courses for name in self.pricings
-        )
-
-
-FILTERS: tuple[str | None, ...] = (None, BINANCE, COINGECKO)
+        return render_courses(courses, selection.exchanger, self.cache_control)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import uvicorn
 
 
-def uvicorn_config(app, host: str, port: int) -> uvicorn.Config:
+def uvicorn_config(app: Callable[..., Any], host: str, port: int) -> uvicorn.Config:
     """uvloop and httptools; no access log (a log line per request would cost more than the
     request); logging left to the process's own setup."""
     return uvicorn.Config(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import zmq
 import zmq.asyncio
@@ -73,7 +74,7 @@ class Subscriber:
         while True:
             batch = [await socket.recv_multipart()]
             # Whatever else is already queued joins the batch: one re-pricing for all of it.
-            while len(batch) < MAX_BATCH and socket.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            while len(batch) < MAX_BATCH and cast(int, socket.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
                 batch.append(await socket.recv_multipart())
             now = loop.time()
             for topic_and_payload in batch:

@@ -11,8 +11,12 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from common.wire import Tick
+
+#: A connection, or one lent by a pool.
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 #: The same exchange event is stored once, whoever delivers it and however often.
 INSERT_TICKS = """
@@ -74,7 +78,7 @@ def row_of(tick: Tick) -> Row:
     )
 
 
-async def insert_rows(connection: asyncpg.Connection, rows: Sequence[Row]) -> int:
+async def insert_rows(connection: Connection, rows: Sequence[Row]) -> int:
     """Store ``rows``; returns how many were new (the rest were stored already)."""
     status = await connection.execute(INSERT_TICKS, *map(list, zip(*rows)))
     return int(status.rsplit(" ", 1)[1])
@@ -93,9 +97,7 @@ def tick_of(row: asyncpg.Record) -> Tick:
     )
 
 
-async def latest_ticks(
-    connection: asyncpg.Connection, keys: Iterable[tuple[str, str]]
-) -> list[Tick]:
+async def latest_ticks(connection: Connection, keys: Iterable[tuple[str, str]]) -> list[Tick]:
     """The newest stored tick of each (source, instrument) in ``keys`` that has any."""
     wanted = list(keys)
     rows = await connection.fetch(
@@ -104,7 +106,7 @@ async def latest_ticks(
     return [tick_of(row) for row in rows]
 
 
-async def delete_oldest(connection: asyncpg.Connection, before_ms: int, batch: int) -> int:
+async def delete_oldest(connection: Connection, before_ms: int, batch: int) -> int:
     """Delete up to ``batch`` rows older than ``before_ms``; returns how many went."""
     status = await connection.execute(DELETE_OLDEST, before_ms, batch)
     return int(status.rsplit(" ", 1)[1])

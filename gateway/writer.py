@@ -4,7 +4,13 @@
 * A flush takes up to ``batch_size`` ticks when that many are waiting or every
   ``flush_interval`` seconds, whichever comes first, and stores them in one statement.
 * Through an outage the batch in hand is retried with a jittered, capped backoff; new ticks keep
-  queueing. Past ``buffer_limit`` the oldest are dropped, counted and logged at ERROR.
+  queueing. Past ``buffer_limit`` the oldest are dropped, counted and logged at ERROR. A failure
+  that is not transient (the schema or a privilege is wrong) is retried the same way, logged at
+  CRITICAL: the ticks wait in the buffer for an operator rather than being thrown away.
+* A batch the database refuses for its rows (a value out of range, a constraint broken) would
+  never go in, and retrying it would hold up every tick behind it: it is split in halves, and
+  the halves split again, until the refused rows are alone; those are counted, logged at ERROR
+  and dropped, and every other row of the batch is stored.
 * The same exchange event arrives several times (two forwarders, feeders' replays); recent keys
   are remembered so copies never reach the buffer, and the table's key makes any that do
   harmless.
@@ -25,7 +31,7 @@ from common.backoff import Backoff
 from common.logs import Throttle
 from common.wire import Tick
 from gateway import ticks_table
-from gateway.database import DATABASE_ERRORS
+from gateway.database import DATABASE_ERRORS, is_transient, refuses_rows
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,7 @@ class WriterStats:
     stored: int = 0  #: rows inserted
     already_stored: int = 0  #: sent but stored before (a retry, another replica)
     dropped: int = 0  #: lost past the buffer limit
+    refused: int = 0  #: rows the database refused (bad values, a constraint), dropped
     batches: int = 0
     retries: int = 0
     last_batch_size: int = 0
@@ -74,6 +81,7 @@ class TickWriter:
         self._full = asyncio.Event()
         self._drop_log = Throttle(10.0)
         self._error_log = Throttle(10.0)
+        self._refused_log = Throttle(10.0)
         self._failing = False
 
     @property
@@ -137,22 +145,48 @@ class TickWriter:
     async def _flush_one_batch(self) -> None:
         count = min(self.batch_size, len(self._buffer))
         self._in_flight = [self._buffer.popleft() for _ in range(count)]
+        started = time.monotonic()
+        inserted = refused = 0
+        # Parts of the batch still to store, the next one last. Halves are pushed right then
+        # left, so parts are settled in order and the settled rows are always the front of
+        # what is in flight.
+        parts = [self._in_flight]
+        while parts:
+            part = parts.pop()
+            try:
+                inserted += await self._insert(part)
+            except DATABASE_ERRORS as error:  # only an error refusing the rows gets out
+                if len(part) > 1:
+                    middle = len(part) // 2
+                    parts += [part[middle:], part[:middle]]
+                    continue
+                self._refused(part[0], error)
+                refused += 1
+            del self._in_flight[: len(part)]
+        self._record(count, inserted, refused, time.monotonic() - started)
+
+    async def _insert(self, rows: list[ticks_table.Row]) -> int:
+        """Store ``rows`` (how many were new), retrying through every failure but the rows'
+        own: that one is raised."""
         while True:
-            started = time.monotonic()
             try:
                 async with self.pool.acquire() as connection:
-                    inserted = await ticks_table.insert_rows(connection, self._in_flight)
+                    inserted = await ticks_table.insert_rows(connection, rows)
             except DATABASE_ERRORS as error:
+                if refuses_rows(error):
+                    raise
                 self._failing = True
                 self.stats.retries += 1
                 delay = self.backoff.next_delay()
                 if self._error_log.held_back_if_due() is not None:
-                    log.error(
-                        "storing %d ticks failed (%s: %s); retrying, %d pending",
-                        len(self._in_flight),
+                    log.log(
+                        logging.ERROR if is_transient(error) else logging.CRITICAL,
+                        "storing %d ticks failed (%s: %s); retrying, %d pending%s",
+                        len(rows),
                         type(error).__name__,
                         error,
                         self.pending,
+                        "" if is_transient(error) else " (this will not pass by itself)",
                     )
                 await asyncio.sleep(delay)
                 continue
@@ -160,15 +194,30 @@ class TickWriter:
                 self._failing = False
                 log.info("storing ticks again; %d pending", self.pending)
             self.backoff.reset()
-            self._record(len(self._in_flight), inserted, time.monotonic() - started)
-            self._in_flight = []
-            return
+            return inserted
 
-    def _record(self, size: int, inserted: int, seconds: float) -> None:
+    def _refused(self, row: ticks_table.Row, error: Exception) -> None:
+        self.stats.refused += 1
+        held = self._refused_log.held_back_if_due()
+        if held is not None:
+            log.error(
+                "dropped a tick the database refused (%d more since last report): %s %s at %d "
+                "from %s, price %s: %s: %s",
+                held,
+                row[0],
+                row[1],
+                row[2],
+                row[5],
+                row[3],
+                type(error).__name__,
+                error,
+            )
+
+    def _record(self, size: int, inserted: int, refused: int, seconds: float) -> None:
         stats = self.stats
         stats.batches += 1
         stats.stored += inserted
-        stats.already_stored += size - inserted
+        stats.already_stored += size - inserted - refused
         stats.last_batch_size = size
         stats.last_flush_seconds = seconds
         if self.on_flush is not None:

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from websockets.sync.client import connect
@@ -69,14 +70,14 @@ class Browser:
             return None
 
     @staticmethod
-    def _pages(devtools: str) -> list[dict]:
+    def _pages(devtools: str) -> list[dict[str, Any]]:
         try:
             targets = httpx.get(f"{devtools}/json/list", timeout=1).json()
         except httpx.HTTPError:
             return []
         return [t for t in targets if t.get("type") == "page"]
 
-    def call(self, method: str, **params) -> dict:
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
         """One DevTools command; its result (events in between are skipped)."""
         number = next(self._ids)
         self._ws.send(json.dumps({"id": number, "method": method, "params": params}))
@@ -85,7 +86,8 @@ class Browser:
             if message.get("id") == number:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
+                result: dict[str, Any] = message.get("result", {})
+                return result
 
     def resize(self, width: int, height: int) -> None:
         """The page's viewport, in CSS pixels."""

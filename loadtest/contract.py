@@ -8,6 +8,8 @@ locustfile's folder on the import path, here and in locust's own image.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
 
 DIRECTIONS = (
     "BTC-USD",
@@ -23,11 +25,23 @@ EXCHANGERS = ("binance", "coingecko")
 ETAG = re.compile(r'^"[A-Za-z0-9_-]+"$')
 
 
-def _problems(response, directions: tuple[str, ...], exchanger: str | None):
-    tag = response.headers.get("etag", "")
+class Answer(Protocol):
+    """What the checks read of a response: locust's, or a stand-in."""
+
+    @property
+    def headers(self) -> Mapping[str, str] | None: ...
+
+    def json(self) -> Any: ...
+
+
+def _problems(
+    response: Answer, directions: tuple[str, ...], exchanger: str | None
+) -> Iterator[str]:
+    headers = response.headers or {}
+    tag = headers.get("etag", "")
     if not ETAG.match(tag):
         yield f"bad ETag {tag!r}"
-    if "max-age" not in response.headers.get("cache-control", ""):
+    if "max-age" not in headers.get("cache-control", ""):
         yield "no Cache-Control max-age"
     body = response.json()
     if body.get("exchanger") not in EXCHANGERS:
@@ -47,6 +61,6 @@ def _problems(response, directions: tuple[str, ...], exchanger: str | None):
             yield f"no stale flag or updated_at for {course['direction']}"
 
 
-def problems(response, directions: tuple[str, ...], exchanger: str | None = None) -> str:
+def problems(response: Answer, directions: tuple[str, ...], exchanger: str | None = None) -> str:
     """What is wrong with a 200 answer, or "" when it is right."""
     return next(_problems(response, directions, exchanger), "")

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 
 from contract import DIRECTIONS, problems  # pylint: disable=import-error
-from locust import FastHttpUser, constant, constant_throughput, task
+from locust import FastHttpUser, User, constant, constant_throughput, task
+from locust.env import Environment
 
 
-def pace():
+def pace() -> Callable[[User], float]:
     """Each user's wait between requests: ``LOADTEST_USER_RPS`` a second, or none at 0."""
     rate = float(os.environ.get("LOADTEST_USER_RPS", "1"))
     return constant_throughput(rate) if rate > 0 else constant(0)
@@ -34,7 +36,7 @@ class RatesUser(FastHttpUser):
     abstract = True
     wait_time = pace()
 
-    def __init__(self, environment) -> None:
+    def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         #: query -> the tag of its last 200
         self.tags: dict[str, str] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 OUTPUT = Path(__file__).resolve().parent / "grafana" / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
@@ -257,6 +258,7 @@ PERSISTENCE = Dashboard(
             (
                 Query("sum(increase(rates_writer_retries_total[5m]))", "retries"),
                 Query("sum(increase(rates_writer_dropped_total[5m]))", "dropped"),
+                Query("sum(increase(rates_writer_refused_total[5m]))", "refused by the database"),
             ),
         ),
         Panel(
@@ -271,7 +273,7 @@ PERSISTENCE = Dashboard(
 DASHBOARDS = (SERVICE, FRESHNESS, INGEST, PERSISTENCE)
 
 
-def _panel_json(panel: Panel, number: int) -> dict:
+def _panel_json(panel: Panel, number: int) -> dict[str, Any]:
     width = 12
     return {
         "id": number + 1,
@@ -294,7 +296,7 @@ def _panel_json(panel: Panel, number: int) -> dict:
     }
 
 
-def dashboard_json(dashboard: Dashboard) -> dict:
+def dashboard_json(dashboard: Dashboard) -> dict[str, Any]:
     """The Grafana JSON model of ``dashboard``."""
     return {
         "uid": dashboard.uid,

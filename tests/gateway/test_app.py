@@ -30,6 +30,25 @@ async def test_the_lifespan_owns_the_background_tasks_and_stops_them(refused_por
     assert not gateway._tasks  # pylint: disable=protected-access
 
 
+async def test_a_dead_background_task_asks_to_stop_and_unreadies_the_replica(refused_port):
+    settings = GatewaySettings(zmq_sub_endpoints=(f"tcp://127.0.0.1:{refused_port}",))
+    fatal = asyncio.Event()
+    app = create_app(settings, on_fatal=fatal.set)
+    gateway = app.state.gateway
+
+    async def doomed() -> None:
+        raise RuntimeError("boom")
+
+    async with app.router.lifespan_context(app):
+        gateway._run_forever(doomed(), "doomed")  # pylint: disable=protected-access
+        await asyncio.wait_for(fatal.wait(), 5)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["reason"] == "doomed ended"
+
+
 def test_two_apps_share_nothing():
     first = create_app(GatewaySettings())
     second = create_app(GatewaySettings())

@@ -11,12 +11,14 @@ import asyncpg
 import msgspec
 import pytest
 
+from common.backoff import Backoff
 from common.wire import now_ms
 from gateway import ticks_table
 from gateway.database import open_pool
 from gateway.pricing import Budgets
 from gateway.query import ALL
 from gateway.rates import Rates
+from gateway.render import Answers
 from gateway.retention import DAY_MS, delete_expired
 from gateway.warm import warm_start
 from gateway.writer import TickWriter
@@ -122,6 +124,61 @@ async def test_what_waits_goes_when_the_interval_is_up(database_url):
     assert await rows(database_url) == 5
 
 
+async def test_rows_the_database_refuses_are_dropped_and_the_rest_stored(database_url, caplog):
+    start = now_ms()
+    ticks = [tick("BTCUSDT", "1", exchange_ts=start + n) for n in range(50)]
+    ticks[7] = tick("BTCUSDT", "-1", exchange_ts=start + 7)  # breaks CHECK (price > 0)
+    ticks[30] = tick("BTCUSDT", "1", exchange_ts=10**16)  # beyond timestamptz: server refuses
+    ticks[41] = tick("BTCUSDT", "1", exchange_ts=2**63)  # beyond bigint: asyncpg refuses
+    pool = await open_pool(database_url)
+    writer = TickWriter(pool, batch_size=50, flush_interval=10)
+    task = asyncio.create_task(writer.run())
+    try:
+        with caplog.at_level(logging.ERROR, logger="gateway.writer"):
+            for one in ticks:
+                writer.submit(one)
+            await drain(writer)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await pool.close()
+    assert await rows(database_url) == 47
+    stats = writer.stats
+    assert (stats.stored, stats.refused, stats.already_stored) == (47, 3, 0)
+    assert stats.batches == 1 and stats.retries == 0
+    refused = [r.getMessage() for r in caplog.records if "database refused" in r.getMessage()]
+    assert refused and "CheckViolationError" in refused[0] and f"at {start + 7}" in refused[0]
+
+
+async def test_a_wrong_schema_keeps_the_ticks_until_an_operator_fixes_it(database_url, caplog):
+    admin = await asyncpg.connect(database_url)
+    await admin.execute("ALTER TABLE ticks RENAME TO ticks_elsewhere")
+    pool = await open_pool(database_url)
+    writer = TickWriter(pool, batch_size=10, flush_interval=0.05, backoff=Backoff(0.05, 0.1))
+    task = asyncio.create_task(writer.run())
+    try:
+        start = now_ms()
+        with caplog.at_level(logging.ERROR, logger="gateway.writer"):
+            for n in range(10):
+                writer.submit(tick("ETHUSDT", "2", exchange_ts=start + n))
+            async with asyncio.timeout(10):
+                while writer.stats.retries < 3:
+                    await asyncio.sleep(0.01)
+        assert writer.pending == 10 and writer.stats.refused == 0
+        assert any(
+            r.levelname == "CRITICAL" and "UndefinedTableError" in r.getMessage()
+            for r in caplog.records
+        )
+        await admin.execute("ALTER TABLE ticks_elsewhere RENAME TO ticks")
+        await drain(writer)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await pool.close()
+        await admin.close()
+    assert await rows(database_url) == 10 and writer.stats.stored == 10
+
+
 async def test_a_full_buffer_drops_the_oldest_counted_and_logged(caplog, refused_port):
     pool = await open_pool(f"postgres://nobody@127.0.0.1:{refused_port}/none")
     writer = TickWriter(pool, batch_size=10, flush_interval=10, buffer_limit=100)
@@ -168,7 +225,9 @@ async def test_warm_start_serves_stored_values_stale_and_ignores_older_ones(data
         await pool.close()
     assert rates.book.ticks[("binance", "BTCUSDT")].price == Decimal("97999")
     assert rates.book.ticks[("binance", "ETHUSDT")].exchange_ts == stamp
-    answer = rates.snapshot.answer(ALL)
+    answers = Answers()
+    rates.on_change(answers.update)
+    answer = answers.answer(ALL)
     assert answer.status == 200 and answer.body.count(b'"stale":true') == 8
 
 
