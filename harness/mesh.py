@@ -11,21 +11,27 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import zmq
 
-from common.wire import DecodeError, Message, Status, Tick, decode, now_ms
+from common.wire import DecodeError, Status, Tick, decode, now_ms
 from harness.procs import wait_for
 
 #: The topic of the probes: neither a tick nor a status, so no gateway subscribes to it.
 PROBE = b"probe."
 
 
+M = TypeVar("M", Tick, Status)
+
+
 @dataclass(frozen=True)
-class Received:
+class Received(Generic[M]):
+    """One message and when it arrived."""
+
     at_ms: int  #: wall clock, ms, when the SUB socket handed it over
     at: float  #: monotonic seconds, for measuring gaps
-    message: Message
+    message: M
 
 
 class MeshListener:
@@ -42,7 +48,8 @@ class MeshListener:
         for endpoint in endpoints:
             self._socket.connect(endpoint)
         self._lock = threading.Lock()
-        self._received: list[Received] = []
+        self._ticks: list[Received[Tick]] = []
+        self._statuses: list[Received[Status]] = []
         self.undecodable = 0
         self._probes: set[bytes] = set()
         self._stop = threading.Event()
@@ -65,7 +72,10 @@ class MeshListener:
                 self.undecodable += 1
                 continue
             with self._lock:
-                self._received.append(Received(at_ms, at, message))
+                if isinstance(message, Tick):
+                    self._ticks.append(Received(at_ms, at, message))
+                else:
+                    self._statuses.append(Received(at_ms, at, message))
 
     def wait_subscribed(self, xsub_endpoints: list[str], timeout: float = 15.0) -> None:
         """Return once a probe sent into each forwarder (its XSUB endpoint) has come back."""
@@ -87,27 +97,18 @@ class MeshListener:
             for publisher in publishers.values():
                 publisher.close()
 
-    def received(self) -> list[Received]:
-        with self._lock:
-            return list(self._received)
-
-    def ticks(self, transport: str | None = None, live_only: bool = True) -> list[Received]:
+    def ticks(self, transport: str | None = None, live_only: bool = True) -> list[Received[Tick]]:
         """Ticks received, of one transport if given; replays left out unless asked."""
-        return [
-            r
-            for r in self.received()
-            if isinstance(r.message, Tick)
-            and (transport is None or r.message.transport == transport)
-            and not (live_only and r.message.replay)
-        ]
+        with self._lock:
+            return [
+                r
+                for r in self._ticks
+                if transport in (None, r.message.transport) and not (live_only and r.message.replay)
+            ]
 
-    def statuses(self, transport: str | None = None) -> list[Received]:
-        return [
-            r
-            for r in self.received()
-            if isinstance(r.message, Status)
-            and (transport is None or r.message.transport == transport)
-        ]
+    def statuses(self, transport: str | None = None) -> list[Received[Status]]:
+        with self._lock:
+            return [r for r in self._statuses if transport in (None, r.message.transport)]
 
     def last_status(self, transport: str) -> Status | None:
         statuses = self.statuses(transport)
@@ -118,7 +119,8 @@ class MeshListener:
 
     def clear(self) -> None:
         with self._lock:
-            self._received.clear()
+            self._ticks.clear()
+            self._statuses.clear()
 
     def close(self) -> None:
         self._stop.set()
@@ -127,7 +129,7 @@ class MeshListener:
         self._context.term()
 
 
-def largest_gap(received: list[Received], since: float | None = None) -> float:
+def largest_gap(received: list[Received[Tick]], since: float | None = None) -> float:
     """The longest silence, in seconds, between consecutive messages (after ``since``)."""
     times = [r.at for r in received if since is None or r.at >= since]
     return max((b - a for a, b in zip(times, times[1:])), default=0.0)

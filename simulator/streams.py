@@ -22,10 +22,9 @@ While a ``stalls`` fault is in force nothing at all is sent, nothing is read and
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import math
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any, cast
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -87,7 +86,7 @@ class Session:  # pylint: disable=too-many-instance-attributes
     def apply(self, fault: Fault | None) -> None:
         """Stall or resume, and announce a shutdown, as ``fault`` says."""
         stalled = fault is not None and fault.kind.stalls
-        transport = cast(asyncio.Transport, self.ws.transport)
+        transport = self.ws.transport
         if stalled and not self.stalled:
             self._running.clear()
             transport.pause_reading()
@@ -164,8 +163,9 @@ class Session:  # pylint: disable=too-many-instance-attributes
             log.debug("%s > ping", self.name)
             self._spawn(self._await_pong(pong))
 
-    async def _await_pong(self, pong: asyncio.Future[float]) -> None:
-        done, _ = await asyncio.wait({pong}, timeout=self._settings.sim_pong_timeout)
+    async def _await_pong(self, pong: Awaitable[float]) -> None:
+        waiter = asyncio.ensure_future(pong)
+        done, _ = await asyncio.wait({waiter}, timeout=self._settings.sim_pong_timeout)
         if done or self.stalled or self._ending:
             return
         log.warning(
@@ -194,11 +194,13 @@ class Session:  # pylint: disable=too-many-instance-attributes
 
 
 class GatedConnection(ServerConnection):
-    """A websockets server connection that its port may hold or reset before any handshake."""
+    """A websockets server connection that its port may hold or reset before any handshake;
+    each :class:`StreamPort` serves a subclass naming it (:func:`gated_by`)."""
 
-    def __init__(self, *args: Any, port: StreamPort, **kwargs: Any) -> None:
+    port: StreamPort
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.port = port
         self.bypassed = False
         self.transport: asyncio.Transport
 
@@ -231,6 +233,11 @@ class GatedConnection(ServerConnection):
         self.port.held.discard(self)
         if not self.bypassed:
             super().connection_lost(exc)
+
+
+def gated_by(port: StreamPort) -> type[GatedConnection]:
+    """The connection class of ``port``'s server."""
+    return type("GatedConnection", (GatedConnection,), {"port": port})
 
 
 class StreamPort:
@@ -282,7 +289,7 @@ class StreamPort:
             host,
             port,
             process_request=self._process_request,
-            create_connection=functools.partial(GatedConnection, port=self),
+            create_connection=gated_by(self),
             compression=None,
             server_header=None,
             ping_interval=None,

@@ -52,7 +52,7 @@ async def published_fixture(transport: str) -> AsyncIterator[Published]:
     sub.setsockopt(zmq.SUBSCRIBE, b"")
     sub.bind(endpoint)
     # The feeder's socket is a plain one, as in feeder/runner.py, on the same context.
-    pub = zmq.Context.shadow(context.underlying).socket(zmq.PUB)
+    pub: zmq.Socket[bytes] = zmq.Context.shadow(context.underlying).socket(zmq.PUB)
     pub.connect(endpoint)
     source = TRANSPORT_SOURCE[transport]
     health = FeedHealth(source, transport, f"{transport}@test")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -54,7 +55,7 @@ class Stack:
         return transports == {"binance-ws", "binance-rest", "coingecko"}
 
 
-def _flowing(feeder: dict) -> bool:
+def _flowing(feeder: dict[str, Any]) -> bool:
     return feeder["connected"] and (feeder["last_message_age_ms"] or 10**9) < 2000
 
 
@@ -249,8 +250,7 @@ def test_all_binance_down_coingecko_serves_and_binance_comes_back(healthy: Stack
         healthy.sim.inject("binance-ws", "stall", seconds=30)
         healthy.sim.inject("binance-rest", "5xx", seconds=30)
         wait_for(
-            lambda: (latest := poller.latest())
-            and exchangers(latest.body) == {("coingecko", False)},
+            lambda: exchangers(poller.latest().body) == {("coingecko", False)},
             10,
             what="coingecko",
         )
@@ -272,7 +272,7 @@ def test_all_binance_down_coingecko_serves_and_binance_comes_back(healthy: Stack
         poller.stop()
     print(f"all binance down: coingecko after {failover:.2f} s; binance back {back:.2f} s after")
     assert all(a.status == 200 for a in answers), {a.status for a in answers}
-    assert all(len(a.body["courses"]) == 8 for a in answers)
+    assert all(len(a.courses) == 8 for a in answers)
 
 
 def test_everything_down_serves_values_marked_stale(healthy: Stack):
@@ -286,8 +286,7 @@ def test_everything_down_serves_values_marked_stale(healthy: Stack):
         ):
             healthy.sim.inject(target, fault, seconds=30)
         wait_for(
-            lambda: (latest := poller.latest())
-            and {stale for _, stale in exchangers(latest.body)} == {True},
+            lambda: {stale for _, stale in exchangers(poller.latest().body)} == {True},
             15,
             what="everything stale",
         )
@@ -296,9 +295,7 @@ def test_everything_down_serves_values_marked_stale(healthy: Stack):
     finally:
         poller.stop()
     print(f"everything down: every course marked stale after {all_stale:.2f} s")
-    assert all(a.status == 200 and len(a.body["courses"]) == 8 for a in answers), [
-        (a.status, a.error, a.body)
-        for a in answers
-        if a.status != 200 or len(a.body["courses"]) != 8
+    assert all(a.status == 200 and len(a.courses) == 8 for a in answers), [
+        (a.status, a.error, a.body) for a in answers if a.status != 200 or len(a.courses) != 8
     ][:3]
-    assert all(isinstance(c["value"], float) for c in answers[-1].body["courses"])
+    assert all(isinstance(c["value"], float) for c in answers[-1].courses)

@@ -31,13 +31,20 @@ async def stored_keys(url: str) -> set[tuple[str, str, int]]:
         await connection.close()
 
 
-def writer_state(gateway_url: str) -> dict:
-    return httpx.get(f"{gateway_url}/api/v1/sources", timeout=5).json()["writer"]
+def writer_state(gateway_url: str) -> dict[str, int]:
+    state: dict[str, int] = httpx.get(f"{gateway_url}/api/v1/sources", timeout=5).json()["writer"]
+    return state
 
 
 def subscribed(gateway_url: str) -> bool:
     reason = httpx.get(f"{gateway_url}/readyz", timeout=5).json()["reason"]
     return reason != "not connected to any forwarder" and "warming" not in reason
+
+
+def retrying(gateway_url: str) -> dict[str, int] | None:
+    """The writer's state once it has been refused a few times and holds a hundred ticks."""
+    state = writer_state(gateway_url)
+    return state if state["retries"] >= 3 and state["pending"] >= 100 else None
 
 
 def received_keys(listener: MeshListener) -> set[tuple[str, str, int]]:
@@ -68,11 +75,9 @@ def test_a_postgres_outage_loses_nothing_and_doubles_nothing(procs: ProcessGroup
         wait_for(lambda: writer_state(gateway.url)["stored"] > 20, 10, what="ticks stored")
         cluster.stop()
         outage_began = time.monotonic()
-        # Down until the writer has been refused a few times and holds a hundred ticks.
+        # Down until the writer has been refused a few times with many ticks waiting.
         during = wait_for(
-            lambda: (w := writer_state(gateway.url))["retries"] >= 3 and w["pending"] >= 100 and w,
-            60,
-            what="the writer retrying through the outage",
+            lambda: retrying(gateway.url), 60, what="the writer retrying through the outage"
         )
         cluster.start()
         outage = time.monotonic() - outage_began

@@ -23,7 +23,7 @@ from tests.gateway.ticks import T0, binance_ticks, tick
 class Mesh:
     """A PUB socket bound where the subscriber connects, and the subscriber running."""
 
-    def __init__(self, pub: zmq.Socket, subscriber: Subscriber, sunk: list[Tick]) -> None:
+    def __init__(self, pub: zmq.Socket[bytes], subscriber: Subscriber, sunk: list[Tick]) -> None:
         self.pub = pub
         self.subscriber = subscriber
         self.sunk = sunk
@@ -37,7 +37,7 @@ async def mesh_fixture() -> AsyncIterator[Mesh]:
     """A subscriber reading a PUB socket of the test's, both on inproc://."""
     context = zmq.asyncio.Context()
     endpoint = f"inproc://mesh-{uuid.uuid4().hex}"
-    pub = zmq.Context.shadow(context.underlying).socket(zmq.PUB)
+    pub: zmq.Socket[bytes] = zmq.Context.shadow(context.underlying).socket(zmq.PUB)
     pub.bind(endpoint)
     sunk: list[Tick] = []
     subscriber = Subscriber(context, [endpoint], Rates(Budgets()), [sunk.append])

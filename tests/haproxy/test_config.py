@@ -23,7 +23,7 @@ ENV = {
 pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None, reason="run `make install`")
 
 
-def check(*files: Path) -> subprocess.CompletedProcess:
+def check(*files: Path) -> subprocess.CompletedProcess[str]:
     command = ["haproxy", "-c"]
     for file in files:
         command += ["-f", str(file)]

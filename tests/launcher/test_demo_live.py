@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -29,7 +30,7 @@ def test_demo_runs_restarts_and_stops_everything(procs: ProcessGroup, run_dir: P
     demo = start_demo(procs, run_dir)
     first, second = (f"http://127.0.0.1:{port}" for port in demo.gateway_ports)
     for replica in (first, second):
-        wait_for(lambda replica=replica: all_served(replica), 10, what=f"{replica} serving")
+        wait_for(partial(all_served, replica), 10, what=f"{replica} serving")
     output = demo.process.output()
     assert "[gateway-1]" in output and "[feeder-binance-ws]" in output  # lines name their process
     assert "Applied: 2026" in output  # dbmate ran before the gateways started

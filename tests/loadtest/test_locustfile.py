@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,15 +24,15 @@ TAG = '"abcDEF012_-"'
 class Answer:
     """Just enough of a locust response for the checks."""
 
-    def __init__(self, body: dict, headers: dict | None = None) -> None:
+    def __init__(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         self._body = body
         self.headers = {"etag": TAG, "cache-control": "public, max-age=1", **(headers or {})}
 
-    def json(self) -> dict:
+    def json(self) -> dict[str, Any]:
         return self._body
 
 
-def course(direction: str, value: object = 1.5, exchanger: str = "binance") -> dict:
+def course(direction: str, value: object = 1.5, exchanger: str = "binance") -> dict[str, Any]:
     return {
         "direction": direction,
         "value": value,

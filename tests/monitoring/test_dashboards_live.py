@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -65,8 +66,9 @@ def demo_fixture(tmp_path_factory) -> Iterator[Demo]:
         remove_private_cluster(workdir / "run")
 
 
-def targets(prometheus: str) -> list[dict]:
-    active = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+def targets(prometheus: str) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()
+    active: list[dict[str, Any]] = answer["data"]["activeTargets"]
     return active or [{"health": "unknown"}]
 
 
@@ -81,9 +83,10 @@ def test_prometheus_scrapes_every_process(demo: Demo):
 def test_every_panel_expression_returns_data(demo: Demo, dashboard, panel, expr):
     prometheus = demo.prometheus
 
-    def result() -> list:
+    def result() -> list[Any]:
         answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=5)
         assert answer.status_code == 200, answer.text
-        return answer.json()["data"]["result"]
+        found: list[Any] = answer.json()["data"]["result"]
+        return found
 
     assert wait_for(result, 30, interval=1, what=f"{dashboard} / {panel}: {expr}")
