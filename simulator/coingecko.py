@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Any
 
 import msgspec
@@ -163,9 +164,7 @@ class CoinGeckoApi:
         return self._json(429, payload, (("Retry-After", str(retry_after)),))
 
     def server_error(self, status: int) -> Response:
-        phrase = {500: "Internal Server Error", 502: "Bad Gateway"}.get(
-            status, "Service Unavailable"
-        )
+        phrase = HTTPStatus(status).phrase
         body = f"<html><head><title>{status} {phrase}</title></head><body>{phrase}</body></html>"
         return Response(status, body.encode(), "text/html")
 

@@ -14,6 +14,7 @@ from typing import Protocol
 from simulator.faults import Fault, FaultRegistry
 from simulator.http import MAX_HEAD, Abort, Request, Response, serve
 from simulator.malformed import bad_body
+from simulator.settings import SimulatorSettings
 from simulator.tcp import Listener, reset
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,13 @@ class RestTarget:
     """One REST exchange on one port, with its faults applied."""
 
     def __init__(
-        self, name: str, host: str, port: int, api: RestApi, faults: FaultRegistry, retry_after: int
+        self, name: str, port: int, api: RestApi, faults: FaultRegistry, settings: SimulatorSettings
     ) -> None:
         self.name = name
         self.api = api
         self._faults = faults
-        self._retry_after = retry_after
-        self.listener = Listener(name, host, port, self._create_server)
+        self._retry_after = settings.sim_fault_retry_after
+        self.listener = Listener(name, settings.sim_host, port, self._create_server)
         self._writers: set[asyncio.StreamWriter] = set()
         self._changed = asyncio.Event()
         self._applied: Fault | None = None

@@ -32,26 +32,15 @@ class Simulator:  # pylint: disable=too-many-instance-attributes
         self.market = Market(settings.sim_seed, settings.sim_usd_rub)
         self.snapshots = SnapshotCache(settings.sim_coingecko_cache_seconds)
         self.faults = FaultRegistry()
-        retry_after = settings.sim_fault_retry_after
         self.binance_ws = BinanceStreams(settings, self.market, self.faults)
         self.coingecko_api = CoinGeckoApi(
             self.market, self.snapshots, settings.sim_coingecko_rate_limit
         )
-        self.binance_rest = RestTarget(
-            BINANCE_REST,
-            host,
-            settings.sim_binance_rest_port,
-            BinanceApi(self.market),
-            self.faults,
-            retry_after,
-        )
+        rest_port, binance_api = settings.sim_binance_rest_port, BinanceApi(self.market)
+        self.binance_rest = RestTarget(BINANCE_REST, rest_port, binance_api, self.faults, settings)
+        coingecko_port = settings.sim_coingecko_port
         self.coingecko = RestTarget(
-            COINGECKO,
-            host,
-            settings.sim_coingecko_port,
-            self.coingecko_api,
-            self.faults,
-            retry_after,
+            COINGECKO, coingecko_port, self.coingecko_api, self.faults, settings
         )
         self.targets: dict[str, BinanceStreams | RestTarget] = {
             BINANCE_WS: self.binance_ws,

@@ -138,11 +138,7 @@ class Session:  # pylint: disable=too-many-instance-attributes
                     good = binance.encode(binance.combined(stream, data))
                     await self._send(good)
             fault = self.port.fault()
-            if fault is not None and fault.kind.malformed:
-                if not good:  # no stream with data: spoil one anyway
-                    stream, symbol = next(iter(binance.SERVED.items()))
-                    data = binance.mini_ticker(market.ticker(symbol), event_ms)
-                    good = binance.encode(binance.combined(stream, data))
+            if good and fault is not None and fault.kind.malformed:
                 _, bad = bad_frame(self._bad, good, event_ms)
                 self._bad += 1
                 await self._send(bad, malformed=True)
@@ -176,11 +172,7 @@ class Session:  # pylint: disable=too-many-instance-attributes
     async def _expire(self) -> None:
         await asyncio.sleep(self._settings.sim_connection_lifetime)
         await self._running.wait()
-        log.info(
-            "%s reached its %.0f s lifetime; closing",
-            self.name,
-            self._settings.sim_connection_lifetime,
-        )
+        log.info("%s reached its lifetime; closing", self.name)
         self._end(1001, "Connection lifetime expired")
 
     async def _shut_down(self) -> None:
