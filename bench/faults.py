@@ -73,6 +73,16 @@ class Bench:
 
         return wait_for(probe, timeout, what=f"a {transport} heartbeat")
 
+    def outage(self, transport: str, fault: str, **extra: object) -> tuple[float, float]:
+        """``fault`` for 2 s: seconds until the feeder said it lost the exchange, and until a
+        tick came through a new connection."""
+        injected = time.monotonic()
+        self.sim.inject(transport, fault, seconds=2, **extra)
+        self.status(transport, lambda s: not s.connected)
+        lost = time.monotonic()
+        self.ticks(transport, count=1)
+        return lost - injected, self.first_tick_after(transport, lost) + lost - injected
+
     def fault_over(self) -> None:
         """Wait until the simulator has no fault in force."""
         wait_for(lambda: self.sim.state()["faults"] == [], 30, what="the fault over")
@@ -109,12 +119,7 @@ def refused(bench: Bench) -> str:
         bench.feeder(BINANCE_WS, BINANCE_WS_URLS=hosts)
         bench.ticks(BINANCE_WS, count=1)
         first = bench.first_tick_after(BINANCE_WS, started)
-        injected = time.monotonic()
-        bench.sim.inject(BINANCE_WS, "refuse", port=bench.sim.ws_ports[1], seconds=2)
-        bench.status(BINANCE_WS, lambda s: not s.connected)
-        lost = time.monotonic()
-        wait_for(lambda: bench.port_in_use() == bench.sim.ws_ports[1], 15, what="back")
-        back = bench.first_tick_after(BINANCE_WS, lost) + lost - injected
+        _, back = bench.outage(BINANCE_WS, "refuse", port=bench.sim.ws_ports[1])
     return (
         f"first host refuses: first tick {first:.2f} s after the feeder started; "
         f"the host in use refuses for 2 s: ticks back {back:.2f} s after the fault began"
@@ -125,15 +130,8 @@ def dropped(bench: Bench) -> str:
     """Every connection reset for 2 s: when noticed, when ticks are back."""
     bench.feeder(BINANCE_WS)
     bench.ticks(BINANCE_WS)
-    injected = time.monotonic()
-    bench.sim.inject(BINANCE_WS, "drop", seconds=2)
-    bench.status(BINANCE_WS, lambda s: not s.connected)
-    lost = time.monotonic()
-    bench.ticks(BINANCE_WS, count=1)
-    back = bench.first_tick_after(BINANCE_WS, lost) + lost - injected
-    return (
-        f"every connection dropped for 2 s: noticed in {lost - injected:.2f} s, back {back:.2f} s"
-    )
+    noticed, back = bench.outage(BINANCE_WS, "drop")
+    return f"every connection dropped for 2 s: noticed in {noticed:.2f} s, back {back:.2f} s"
 
 
 def rotation(bench: Bench) -> str:
@@ -186,12 +184,7 @@ def too_many_requests(bench: Bench) -> str:
     for transport in ("binance-rest", "coingecko"):
         bench.feeder(transport, COINGECKO_INTERVAL="0.5")
         bench.ticks(transport)
-        injected = time.monotonic()
-        bench.sim.inject(transport, "429", seconds=2)
-        bench.status(transport, lambda s: not s.connected)
-        limited = time.monotonic()
-        bench.ticks(transport, count=1)
-        back = bench.first_tick_after(transport, limited) + limited - injected
+        _, back = bench.outage(transport, "429")
         lines.append(f"{transport} {back:.2f} s")
         bench.stop_feeders()
     return "429 for 2 s with Retry-After: back after " + ", ".join(lines)
