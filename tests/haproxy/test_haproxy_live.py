@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from harness.procs import ProcessGroup, wait_for
-from harness.stack import Demo, remove_private_cluster, start_demo
+from harness.stack import Demo, all_served, remove_private_cluster, start_demo
 from tests.api import ApiPoller, exchangers
 from tests.load import Load, in_flight
 
@@ -95,12 +95,15 @@ def test_a_killed_replica_costs_at_most_the_requests_in_flight(demo: Demo):
     # supervisord restarts it (often before HAProxy's checks have marked it down); HAProxy
     # sends it traffic again once /readyz says so.
     wait_for(lambda: demo.pid("gateway-1") not in (0, killed), 30, what="gateway-1 restarted")
-    wait_for(lambda: server_states(demo)["gateway-1"]["status"] == "UP", 30, what="back up")
-    back_at = time.monotonic()
+    wait_for(lambda: all_served(f"http://127.0.0.1:{demo.gateway_ports[0]}"), 30, what="serving")
     sessions = int(server_states(demo)["gateway-1"]["stot"])
-    wait_for(
-        lambda: int(server_states(demo)["gateway-1"]["stot"]) > sessions, 30, what="serving again"
-    )
+
+    def in_rotation() -> bool:
+        state = server_states(demo)["gateway-1"]
+        return state["status"] == "UP" and int(state["stot"]) > sessions
+
+    wait_for(in_rotation, 30, what="HAProxy sending it traffic again")
+    back_at = time.monotonic()
     outcomes = load.stop()
     failed = [o for o in outcomes if o.status != 200]
     print(
