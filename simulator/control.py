@@ -8,7 +8,8 @@
                               "fault": "clear" clears that target (or port)
     DELETE /_control/faults   clears everything, or ?target=...[&port=...]
     GET    /_control/faults   the faults in force
-    GET    /_control/state    ports, prices, CoinGecko snapshot, faults, connections, counters
+    GET    /_control/state    ports, prices, CoinGecko snapshot, faults, connections (and
+                              those a fault holds unanswered), counters
     GET    /_control/healthz  {"status": "ok"}
 
 Bad input is answered 400 (not JSON) or 422 (wrong fields or values) with a message that lists

@@ -47,6 +47,7 @@ class RestTarget:
         self._stopping = False
         self.responses = 0
         self.malformed = 0
+        self.held = 0  #: connections held unanswered by a fault now
 
     @property
     def connections(self) -> int:
@@ -99,10 +100,14 @@ class RestTarget:
 
     async def _hold(self) -> None:
         """Answer nothing until the holding fault ends; then reset the connection."""
-        while (fault := self._faults.active(self.name)) is not None and not self._stopping:
-            if not (fault.kind.holds or fault.kind.stalls):
-                break
-            await self._changed.wait()
+        self.held += 1
+        try:
+            while (fault := self._faults.active(self.name)) is not None and not self._stopping:
+                if not (fault.kind.holds or fault.kind.stalls):
+                    break
+                await self._changed.wait()
+        finally:
+            self.held -= 1
         raise Abort
 
     async def _handle(self, request: Request) -> Response:

@@ -167,6 +167,11 @@ class Simulator:  # pylint: disable=too-many-instance-attributes
             },
             "faults": [self.describe(fault) for fault in self.faults.faults()],
             "connections": {name: target.connections for name, target in self.targets.items()},
+            "held": {
+                BINANCE_WS: sum(len(port.held) for port in streams.ports),
+                BINANCE_REST: self.binance_rest.held,
+                COINGECKO: self.coingecko.held,
+            },
             "listening": {
                 BINANCE_WS: {str(p.listener.port): p.listener.listening for p in streams.ports},
                 BINANCE_REST: self.binance_rest.listener.listening,

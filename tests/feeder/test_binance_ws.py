@@ -23,18 +23,19 @@ from harness.procs import until
 from tests.feeder.conftest import Published
 from tests.simulator.inprocess import Sim
 
-STALL = 0.5  # the watchdog's threshold in these tests, s
+#: The watchdog's threshold: the stall test's, and the others' (long enough that a busy
+#: machine never fakes a stall in them).
+STALL, CALM = 0.5, 5.0
 
 
 def settings(urls: list[str], **overrides: Any) -> FeederSettings:
     return FeederSettings(  # type: ignore[call-arg]
         _env_file=None,
         binance_ws_urls=tuple(urls),
-        binance_ws_stall_seconds=STALL,
         feeder_http_timeout=2,
         feeder_backoff_base=0.05,
         feeder_backoff_cap=0.2,
-        **overrides,
+        **{"binance_ws_stall_seconds": CALM, **overrides},
     )
 
 
@@ -114,14 +115,15 @@ async def test_a_refused_endpoint_fails_over_to_the_next(sim: Sim, start, publis
 
 
 async def test_a_stalled_stream_is_left_for_the_other_endpoint(sim: Sim, start, published):
-    await start([base(sim, 0), base(sim, 1)])
+    await start([base(sim, 0), base(sim, 1)], binance_ws_stall_seconds=STALL)
     await ticks_after(published, 3)
     stalled_at = asyncio.get_running_loop().time()
     await sim.simulator.inject("binance-ws", "stall", port=sim.ws_ports[0])
     await until(lambda: published.health.endpoint.startswith(base(sim, 1)), 10)
     await ticks_after(published, 3)
     health = published.health
-    assert health.stalls == 1 and health.reconnect_reasons["stall"] == 1
+    assert health.stalls >= 1
+    assert health.reconnect_reasons["stall"] == health.stalls
     gap = largest_gap(published, stalled_at)
     print(f"stall: largest gap in ticks {gap:.2f} s (watchdog {STALL} s)")
 
