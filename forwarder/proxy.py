@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import zmq
 
@@ -117,19 +116,12 @@ class Forwarder:
         if not self._threads:
             return
         self._stopping.set()
-        deadline = time.monotonic() + timeout
-        relay = self._threads[0]
-        if relay.is_alive():
-            control = self._context.socket(zmq.PAIR)
-            control.setsockopt(zmq.LINGER, 0)
-            control.connect(self._control_endpoint)
-            # libzmq's proxy now and then misses a TERMINATE that arrives while it is starting
-            # up (about one stop in four in a quick start and stop): say it again until it goes.
-            while relay.is_alive() and time.monotonic() < deadline:
-                control.send(b"TERMINATE", zmq.NOBLOCK)
-                relay.join(0.05)
-            control.close()
+        if self._threads[0].is_alive():
+            signal = self._context.socket(zmq.PAIR)
+            signal.connect(self._control_endpoint)
+            signal.send(b"TERMINATE")
+            signal.close(0)
         for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            thread.join(timeout)
         self._context.term()
         self._threads.clear()
