@@ -6,9 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PY_DIRS := $(wildcard bench common feeder forwarder gateway launcher monitoring simulator loadtest tests)
+PY_DIRS := $(wildcard bench common feeder forwarder gateway harness launcher monitoring simulator loadtest tests)
 
-.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer bench-cache bench-compose bench screenshots
+.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer bench-cache bench-compose bench-faults bench screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ bench-http: $(STAMP)  ## one replica's requests/s against a bare FastAPI app (20
 
 bench-latency: $(STAMP)  ## from the simulator sending a price to the API showing it
 	$(BIN)/python -m bench.latency --seconds 30
+
+bench-faults: $(STAMP)  ## how the feeders ride out each exchange fault, against real processes
+	$(BIN)/python -m bench.faults
 
 bench-writer: $(STAMP)  ## the tick writer's throughput into Postgres and its buffer's memory
 	$(BIN)/python -m bench.writer --ticks 200000 --batch 1000 5000 20000

@@ -26,10 +26,10 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.checkout import copy_checkout
-from tests.docker.compose import Project
-from tests.load import Load
-from tests.procs import wait_for
+from harness.checkout import copy_checkout
+from harness.compose import Project
+from harness.load import Load
+from harness.procs import wait_for
 
 
 def timed(project: Project, *arguments: str) -> float:

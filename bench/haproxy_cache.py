@@ -16,12 +16,47 @@ from pathlib import Path
 import httpx
 
 from bench.wrk import alternate, print_medians, wrk_arguments
-from tests.procs import ProcessGroup, free_port, port_open, wait_for
-from tests.stack import remove_private_cluster, start_demo
+from harness.ports import ADDRESS_IN_USE, PortTaken, listening_ports, retry_taken_ports, unused_port
+from harness.procs import ProcessGroup
+from harness.stack import Demo, remove_private_cluster, start_demo
 
 
 def current_tag(api: str) -> str:
     return httpx.get(f"{api}/api/v1/courses").headers["etag"]
+
+
+def start_cacheless_haproxy(group: ProcessGroup, demo: Demo) -> int:
+    """A second HAProxy in front of the demo's gateways, with its cache off; its port."""
+    port, stats_port = unused_port(), unused_port()
+    haproxy = group.spawn(
+        f"haproxy-nocache-{port}",
+        [
+            "haproxy",
+            "-db",
+            "-f",
+            "haproxy/haproxy.cfg",
+            "-f",
+            str(demo.run_dir / "haproxy-gateways.cfg"),
+        ],
+        env={
+            "HAPROXY_HTTP_BIND": f"127.0.0.1:{port}",
+            "HAPROXY_STATS_BIND": f"127.0.0.1:{stats_port}",
+            "HAPROXY_STATS_USER": "admin",
+            "HAPROXY_STATS_PASSWORD": "bench",
+            "HAPROXY_CACHE": "off",
+        },
+        python=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+    def listening() -> bool:
+        if ADDRESS_IN_USE.search(haproxy.output()):
+            haproxy.stop()
+            raise PortTaken(port)
+        return port in listening_ports(haproxy.pid)
+
+    haproxy.wait_for(listening, 10, what="the cacheless HAProxy listening")
+    return port
 
 
 def main() -> None:
@@ -31,28 +66,7 @@ def main() -> None:
         group = ProcessGroup(Path(workdir))
         try:
             demo = start_demo(group, Path(workdir) / "run", LOG_LEVEL="WARNING")
-            port = free_port()
-            group.spawn(
-                "haproxy-nocache",
-                [
-                    "haproxy",
-                    "-db",
-                    "-f",
-                    "haproxy/haproxy.cfg",
-                    "-f",
-                    str(demo.run_dir / "haproxy-gateways.cfg"),
-                ],
-                env={
-                    "HAPROXY_HTTP_BIND": f"127.0.0.1:{port}",
-                    "HAPROXY_STATS_BIND": f"127.0.0.1:{free_port()}",
-                    "HAPROXY_STATS_USER": "admin",
-                    "HAPROXY_STATS_PASSWORD": "bench",
-                    "HAPROXY_CACHE": "off",
-                },
-                python=False,
-                cwd=Path(__file__).resolve().parent.parent,
-            )
-            wait_for(lambda: port_open(port), 10, what="the cacheless HAProxy")
+            port = retry_taken_ports(lambda: start_cacheless_haproxy(group, demo))
             targets = {"cache on": demo.api, "cache off": f"http://127.0.0.1:{port}"}
             results = alternate(
                 {name: f"{base}/api/v1/courses" for name, base in targets.items()},

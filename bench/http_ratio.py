@@ -22,8 +22,9 @@ import zmq
 from bench.wrk import alternate, print_medians, wrk_arguments
 from common.markets import BINANCE_SYMBOLS, COINGECKO_INSTRUMENTS
 from common.wire import Tick, encode, now_ms
-from tests.procs import ProcessGroup, free_port, port_open, wait_for
-from tests.stack import start_forwarder, start_gateway
+from harness.ports import listening_ports
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import start_forwarder, start_gateway
 
 PRICES = {"BTCUSDT": "97000.5", "ETHUSDT": "3400.25", "USDCUSDT": "1.0001"}
 COINGECKO = {"bitcoin": "96990", "ethereum": "3399", "tether": "0.9999"}
@@ -91,13 +92,12 @@ def start_all(group: ProcessGroup, workdir: Path) -> tuple[dict[str, str], str]:
     first = httpx.get(urls["gateway"])
     body, etag = first.content, first.headers["etag"]
     (workdir / "body.json").write_bytes(body)
-    port = free_port()
-    group.spawn(
+    reference = group.spawn(
         "reference",
-        ["bench.reference_app", str(workdir / "body.json"), etag, str(port)],
+        ["bench.reference_app", str(workdir / "body.json"), etag, "0"],
         env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
-    wait_for(lambda: port_open(port), 15, what="reference app")
+    (port,) = reference.wait_for(lambda: listening_ports(reference.pid), 15, what="listening")
     urls["reference"] = f"http://127.0.0.1:{port}/api/v1/courses"
     for url in urls.values():
         answer = httpx.get(url)

@@ -22,8 +22,8 @@ from datetime import datetime
 from pathlib import Path
 
 from common.wire import now_ms
-from tests.procs import ProcessGroup, wait_for
-from tests.stack import start_feeder, start_forwarder, start_gateway, start_sim
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import start_feeder, start_forwarder, start_gateway, start_sim
 
 
 def poll(port: int, seconds: float) -> tuple[list[int], float]:
@@ -60,7 +60,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         group = ProcessGroup(Path(workdir))
         try:
-            sim = start_sim(group, SIM_TICK_INTERVAL=str(args.tick), LOG_LEVEL="WARNING")
+            sim = start_sim(group, SIM_TICK_INTERVAL=str(args.tick))
             forwarder = start_forwarder(group)
             start_feeder(group, "binance-ws", sim, [forwarder], LOG_LEVEL="WARNING")
             gateway = start_gateway(group, [forwarder], LOG_LEVEL="WARNING")

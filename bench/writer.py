@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import time
 import tracemalloc
-import uuid
 from decimal import Decimal
 
 from common.markets import BINANCE_SYMBOLS, COINGECKO_INSTRUMENTS
 from common.wire import Tick, decode, encode, now_ms
 from gateway.database import open_pool
 from gateway.writer import TickWriter
-from launcher.migrate import migrate
-from tests.db import _admin, dispose, private_cluster, with_database
+from harness.postgres import admin_url, scratch_database
 
 INSTRUMENTS = [("binance", s) for s in BINANCE_SYMBOLS] + [
     ("coingecko", i) for i in COINGECKO_INSTRUMENTS
@@ -89,22 +86,10 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=200_000)
     parser.add_argument("--batch", type=int, nargs="+", default=[5000])
     args = parser.parse_args()
-    given = os.environ.get("TEST_DATABASE_URL", "")
-    cluster = None if given else private_cluster()
-    admin = given if cluster is None else cluster.admin_url
-    try:
+    with admin_url() as admin:
         for batch in args.batch:
-            name = f"ratewire_bench_{uuid.uuid4().hex[:8]}"
-            asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
-            try:
-                url = with_database(admin, name)
-                migrate(url)
+            with scratch_database(admin, "ratewire_bench") as url:
                 asyncio.run(measure(url, args.ticks, batch))
-            finally:
-                asyncio.run(_admin(admin, f'DROP DATABASE "{name}" WITH (FORCE)'))
-    finally:
-        if cluster is not None:
-            dispose(cluster)
 
 
 if __name__ == "__main__":

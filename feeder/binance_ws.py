@@ -96,6 +96,8 @@ class BinanceWsFeed:
             self.health.connected = False
             if current is not None:
                 await current.close()
+            # The connections being closed in the background finish closing too.
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def _follow(self, current: _Connection) -> _Connection | None:
         """Wait for ``current`` to end or need replacing; return what to follow next."""
@@ -187,6 +189,10 @@ class BinanceWsFeed:
                 timeout=self.stall_seconds,
                 return_when=asyncio.FIRST_COMPLETED,
             )
+        except asyncio.CancelledError:
+            # Stopping while a connection is being tried: it goes too, reader and all.
+            await connection.close()
+            raise
         finally:
             live.cancel()
         if not connection.live.is_set():

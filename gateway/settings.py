@@ -12,7 +12,8 @@ class GatewaySettings(SubscriberSettings):
     """One gateway replica."""
 
     gateway_host: str = "127.0.0.1"
-    gateway_port: int = Field(default=8001, ge=1, le=65535)
+    #: 0 binds any free port (the test harness reads back which).
+    gateway_port: int = Field(default=8001, ge=0, le=65535)
 
     #: A Binance leg stays fresh this long without news of its stream. Under 5 s, so a served
     #: fresh rate is never older than the 5 s refresh the service promises.

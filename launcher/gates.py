@@ -27,7 +27,8 @@ class GateFailed(RuntimeError):
     """What a gate waits for did not come: the stack cannot start."""
 
 
-def _listening(host: str, port: int) -> bool:
+def accepts_connections(host: str, port: int) -> bool:
+    """Something accepts TCP connections on ``host:port`` right now."""
     try:
         with socket.create_connection((host, port), timeout=0.5):
             return True
@@ -40,7 +41,7 @@ def wait_listening(host: str, ports: Iterable[int], what: str, timeout: float) -
     started = time.monotonic()
     waiting = list(ports)
     while waiting:
-        waiting = [port for port in waiting if not _listening(host, port)]
+        waiting = [port for port in waiting if not accepts_connections(host, port)]
         if waiting and time.monotonic() - started > timeout:
             ports_ = ", ".join(map(str, waiting))
             raise GateFailed(f"{what} is not listening on {host}:{ports_} after {timeout:g} s")

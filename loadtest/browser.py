@@ -4,6 +4,7 @@ the websockets client the project already has: no browser download, no extra dep
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import shutil
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 from websockets.sync.client import connect
 
-from tests.procs import free_port, wait_for
+from harness.procs import wait_for
 
 #: What a machine with no internet needs for Chromium to start quietly and quickly.
 FLAGS = (
@@ -40,24 +41,25 @@ class Browser:
         if chromium is None:
             raise SystemExit("chromium is not installed: run `make install`")
         self._profile = tempfile.mkdtemp(prefix="chromium-")
-        port = free_port()
         self._process = subprocess.Popen(  # pylint: disable=consider-using-with
             [
                 chromium,
                 *FLAGS,
                 *flags,
-                f"--remote-debugging-port={port}",
+                "--remote-debugging-port=0",  # it writes the port it chose to DevToolsActivePort
                 f"--user-data-dir={self._profile}",
             ]
             + [f"--window-size={width},{height}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        port = wait_for(self._devtools_port, 20, what="chromium's DevTools port")
         devtools = f"http://127.0.0.1:{port}"
         pages = wait_for(lambda: self._pages(devtools), 20, what="chromium's DevTools")
         # DevTools does not answer websocket pings; the connection is local and short-lived.
-        self._ws = connect(
-            pages[0]["webSocketDebuggerUrl"], max_size=64 * 2**20, ping_interval=None
+        self._resources = contextlib.ExitStack()
+        self._ws = self._resources.enter_context(
+            connect(pages[0]["webSocketDebuggerUrl"], max_size=64 * 2**20, ping_interval=None)
         )
         self._ids = itertools.count(1)
         #: DevTools events (``Network.requestWillBeSent``, ...) received so far, in order
@@ -65,6 +67,12 @@ class Browser:
         self.call("Page.enable")
         self.call("Network.enable")
         self.resize(width, height)
+
+    def _devtools_port(self) -> int | None:
+        try:
+            return int((Path(self._profile) / "DevToolsActivePort").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
     @staticmethod
     def _pages(devtools: str) -> list[dict[str, Any]]:
@@ -110,7 +118,7 @@ class Browser:
         path.write_bytes(base64.b64decode(data))
 
     def close(self) -> None:
-        self._ws.close()
+        self._resources.close()
         self._process.terminate()
         self._process.wait(10)
         shutil.rmtree(self._profile, ignore_errors=True)

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.procs import ProcessGroup, wait_for
-from tests.stack import Demo, remove_private_cluster, start_demo
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import Demo, remove_private_cluster, start_demo
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -59,8 +59,8 @@ def schedule_faults(demo: Demo, started: float, timeline: list[str]) -> list[thr
     """Binance cut for 20 s from 15 s in; gateway-1 killed at 30 s."""
 
     def cut_binance() -> None:
-        demo.sim_inject("binance-ws", "stall", seconds=20)
-        demo.sim_inject("binance-rest", "5xx", seconds=20)
+        demo.sim.inject("binance-ws", "stall", seconds=20)
+        demo.sim.inject("binance-rest", "5xx", seconds=20)
         timeline.append(f"{time.monotonic() - started:5.1f} s  Binance cut for 20 s")
 
     def kill_replica() -> None:

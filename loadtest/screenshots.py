@@ -17,10 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.ports import listening_ports
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import remove_private_cluster, start_demo
 from loadtest.browser import Browser, basic_auth
 from loadtest.run import schedule_faults, whole_service
-from tests.procs import ProcessGroup, free_port, port_open, wait_for
-from tests.stack import remove_private_cluster, start_demo
 
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE.parent / "docs" / "screenshots"
@@ -38,7 +39,6 @@ def main() -> None:
             wait_for(
                 lambda: whole_service(demo), 30, what="every replica up, every direction fresh"
             )
-            web = free_port()
             locust = subprocess.Popen(  # pylint: disable=consider-using-with
                 [
                     str(LOCUST),
@@ -49,7 +49,7 @@ def main() -> None:
                     "--web-host",
                     "127.0.0.1",
                     "--web-port",
-                    str(web),
+                    "0",
                     "--autostart",
                     "--users",
                     "100",
@@ -62,7 +62,7 @@ def main() -> None:
                 ],
                 env={**os.environ, "LOADTEST_USER_RPS": "16"},
             )
-            wait_for(lambda: port_open(web), 20, what="locust's web UI")
+            (web,) = wait_for(lambda: listening_ports(locust.pid), 20, what="locust's web UI")
             timeline: list[str] = []
             schedule_faults(demo, time.monotonic(), timeline)
             browser = Browser()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
+from common.lifecycle import on_stop_signal
 from common.settings import load_settings
 from simulator.service import Simulator
 from simulator.settings import SimulatorSettings
@@ -16,19 +16,17 @@ log = logging.getLogger("simulator")
 async def run(settings: SimulatorSettings) -> int:
     """Serve until a stop signal; returns the exit status."""
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    simulator = Simulator(settings)
-    try:
-        await simulator.start()
-    except OSError as error:
-        log.critical("cannot listen: %s", error)
+    with on_stop_signal(stop.set):
+        simulator = Simulator(settings)
+        try:
+            await simulator.start()
+        except OSError as error:
+            log.critical("cannot listen: %s", error)
+            await simulator.stop()
+            return 1
+        await stop.wait()
+        log.info("stopping")
         await simulator.stop()
-        return 1
-    await stop.wait()
-    log.info("stopping")
-    await simulator.stop()
     return 0
 
 

@@ -8,7 +8,8 @@
                               "fault": "clear" clears that target (or port)
     DELETE /_control/faults   clears everything, or ?target=...[&port=...]
     GET    /_control/faults   the faults in force
-    GET    /_control/state    prices, CoinGecko snapshot, faults, connections, counters
+    GET    /_control/state    ports, prices, CoinGecko snapshot, faults, connections (and
+                              those a fault holds unanswered), counters
     GET    /_control/healthz  {"status": "ok"}
 
 Bad input is answered 400 (not JSON) or 422 (wrong fields or values) with a message that lists
@@ -52,15 +53,11 @@ class Controlled(Protocol):
     def state(self) -> dict[str, Any]: ...
 
 
-def _valid() -> dict[str, Any]:
-    return {
-        "valid_targets": list(TARGETS),
-        "valid_faults": {target: [*faults, CLEAR] for target, faults in TARGET_FAULTS.items()},
-    }
-
-
 def _problem(status: int, message: str) -> Response:
-    return json_response(status, {"error": message, **_valid()})
+    valid = {target: [*faults, CLEAR] for target, faults in TARGET_FAULTS.items()}
+    return json_response(
+        status, {"error": message, "valid_targets": list(TARGETS), "valid_faults": valid}
+    )
 
 
 class ControlApi:
@@ -68,14 +65,14 @@ class ControlApi:
 
     def __init__(self, simulator: Controlled) -> None:
         self.simulator = simulator
-
-    async def __call__(self, request: Request) -> Response:
-        routes: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {
+        self._routes: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {
             "/_control/healthz": {"GET": self._healthz},
             "/_control/state": {"GET": self._state},
             "/_control/faults": {"GET": self._list, "POST": self._inject, "DELETE": self._clear},
         }
-        methods = routes.get(request.path.rstrip("/"))
+
+    async def __call__(self, request: Request) -> Response:
+        methods = self._routes.get(request.path.rstrip("/"))
         if methods is None:
             return json_response(404, {"error": f"no such endpoint {request.path}"})
         method = "GET" if request.method == "HEAD" else request.method
@@ -105,8 +102,7 @@ class ControlApi:
             return _problem(400, f"the body is not JSON: {error}")
         try:
             if body.fault == CLEAR:
-                cleared = await self.simulator.clear(body.target, body.port)
-                return json_response(200, self._cleared(cleared))
+                return self._cleared(await self.simulator.clear(body.target, body.port))
             fault = await self.simulator.inject(
                 body.target, body.fault, body.seconds, body.port, body.status
             )
@@ -115,15 +111,14 @@ class ControlApi:
         return json_response(200, {"injected": self.simulator.describe(fault), **self._faults()})
 
     async def _clear(self, request: Request) -> Response:
-        target = request.param("target")
-        port = request.param("port")
+        target, port = request.param("target"), request.param("port")
         if port is not None and not port.isdigit():
             return _problem(422, f"port must be a number, got {port!r}")
         try:
-            cleared = await self.simulator.clear(target, int(port) if port else None)
+            return self._cleared(await self.simulator.clear(target, int(port) if port else None))
         except FaultError as error:
             return _problem(422, str(error))
-        return json_response(200, self._cleared(cleared))
 
-    def _cleared(self, cleared: list[Fault]) -> dict[str, Any]:
-        return {"cleared": [self.simulator.describe(f) for f in cleared], **self._faults()}
+    def _cleared(self, cleared: list[Fault]) -> Response:
+        described = [self.simulator.describe(fault) for fault in cleared]
+        return json_response(200, {"cleared": described, **self._faults()})

@@ -1,63 +1,80 @@
-"""Injected faults: which target misbehaves, how, and until when.
+"""Injected faults: the table of what each one does, and the registry of those in force.
 
-A pure registry (the clock is injected); the targets read it and turn it into socket behaviour.
-One fault per scope at a time; a new injection replaces the old one. A scope is a whole target,
-or for ``binance-ws`` one of its ports (one stream host), which wins over the target-wide fault.
-
-=============  =============================================================================
-fault          effect
-=============  =============================================================================
-``stall``      connections stay open, nothing is sent (websocket: no frames, no pings either;
-               REST: requests are read and never answered)
-``drop``       every open connection is aborted with a TCP reset, new ones as they arrive
-``refuse``     the port stops listening (ECONNREFUSED) and open connections are aborted
-``malformed``  invalid JSON, wrong types and unknown events (websocket: between good frames;
-               REST: a 200 with a malformed body)
-``429``        REST: 429 with ``Retry-After``; websocket: the handshake is refused with 429
-``5xx``        REST: 503 (or ``status`` 500/502); websocket: the handshake is refused with 503
-``hang``       connections are accepted and never answered (websocket: no handshake)
-``shutdown``   websocket only: ``serverShutdown`` on every connection, closed after the grace;
-               lasts the grace unless ``seconds`` says longer, and connections opened
-               meanwhile get the notice too
-=============  =============================================================================
+The targets never look at a fault's name, only at its :class:`Kind`'s flags: a new fault is one
+row of :data:`KINDS` (and, when it does something no row does yet, one flag and the code that
+reads it). One fault per scope at a time; a new injection replaces the old one. A scope is a
+whole target, or for ``binance-ws`` one of its ports (one stream host), which wins over the
+target-wide fault. The registry is pure: its clock is injected.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
-BINANCE_WS = "binance-ws"
-BINANCE_REST = "binance-rest"
-COINGECKO = "coingecko"
-TARGETS: tuple[str, ...] = (BINANCE_WS, BINANCE_REST, COINGECKO)
+from common.markets import BINANCE_WS, COINGECKO_REST, TRANSPORTS
 
-STALL = "stall"
-DROP = "drop"
-REFUSE = "refuse"
-MALFORMED = "malformed"
-TOO_MANY_REQUESTS = "429"
-SERVER_ERROR = "5xx"
-HANG = "hang"
-SHUTDOWN = "shutdown"
+#: The simulated exchanges' endpoints are named after the transports that read them.
+TARGETS = TRANSPORTS
+COINGECKO = COINGECKO_REST
 CLEAR = "clear"
-FAULTS: tuple[str, ...] = (
-    STALL,
-    DROP,
-    REFUSE,
-    MALFORMED,
-    TOO_MANY_REQUESTS,
-    SERVER_ERROR,
-    HANG,
-    SHUTDOWN,
-)
-TARGET_FAULTS: dict[str, tuple[str, ...]] = {
-    BINANCE_WS: FAULTS,
-    BINANCE_REST: tuple(fault for fault in FAULTS if fault != SHUTDOWN),
-    COINGECKO: tuple(fault for fault in FAULTS if fault != SHUTDOWN),
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What one fault does to the connections of a target."""
+
+    name: str
+    targets: tuple[str, ...] = TARGETS
+    #: open connections are reset, and new ones as they arrive
+    resets: bool = False
+    #: the port stops listening
+    refuses: bool = False
+    #: new connections are accepted and never read
+    holds: bool = False
+    #: websocket: open connections send nothing, read nothing, ping nothing;
+    #: REST: requests are read and never answered
+    stalls: bool = False
+    #: requests (REST) and opening handshakes (websocket) are refused with this status...
+    status: int | None = None
+    #: ...or with one of these, if the injection names it
+    statuses: tuple[int, ...] = ()
+    #: bad payloads instead of (REST) or between (websocket) good ones
+    malformed: bool = False
+    #: websocket: ``serverShutdown``, then a close after the grace
+    shuts_down: bool = False
+
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        # Connections stay open, nothing is sent (websocket: no frames, no pings either; REST:
+        # requests are read and never answered).
+        Kind("stall", stalls=True),
+        # Every open connection is aborted with a TCP reset, new ones as they arrive.
+        Kind("drop", resets=True),
+        # The port stops listening (ECONNREFUSED) and open connections are aborted.
+        Kind("refuse", resets=True, refuses=True),
+        # Invalid JSON, wrong types and unknown events (websocket: between good frames; REST: a
+        # 200 with a malformed body).
+        Kind("malformed", malformed=True),
+        # REST: 429 with Retry-After; websocket: the opening handshake is refused so.
+        Kind("429", status=429),
+        # REST: 503 (or status 500/502); websocket: the opening handshake is refused so.
+        Kind("5xx", status=503, statuses=(500, 502, 503)),
+        # Connections are accepted and never answered (websocket: no handshake).
+        Kind("hang", holds=True),
+        # serverShutdown on every connection, closed after the grace; lasts the grace unless
+        # seconds says longer, and connections opened meanwhile get the notice too.
+        Kind("shutdown", targets=(BINANCE_WS,), shuts_down=True),
+    )
 }
-SERVER_ERROR_STATUSES: tuple[int, ...] = (500, 502, 503)
+
+#: Every target's faults, for the control API's answers.
+TARGET_FAULTS: dict[str, list[str]] = {
+    target: [name for name, kind in KINDS.items() if target in kind.targets] for target in TARGETS
+}
 
 
 class FaultError(ValueError):
@@ -66,14 +83,21 @@ class FaultError(ValueError):
 
 @dataclass(frozen=True)
 class Fault:
-    """One active fault."""
+    """One fault in force."""
 
     target: str
-    name: str
-    started: float
+    kind: Kind
     expires: float | None = None  #: clock time it ends by itself; ``None`` until cleared
     port: int | None = None  #: the one listener it applies to; ``None`` for the whole target
-    status: int = 503  #: the status a ``5xx`` fault answers with
+    status: int | None = None  #: what requests are refused with, for a refusing kind
+
+    @property
+    def name(self) -> str:
+        return self.kind.name
+
+    @property
+    def scope(self) -> str:
+        return self.target if self.port is None else f"{self.target}:{self.port}"
 
     def remaining(self, now: float) -> float | None:
         """Seconds until it expires, ``None`` if it lasts until cleared."""
@@ -82,65 +106,47 @@ class Fault:
     def expired(self, now: float) -> bool:
         return self.expires is not None and now >= self.expires
 
-    @property
-    def scope(self) -> str:
-        return self.target if self.port is None else f"{self.target}:{self.port}"
-
 
 class FaultRegistry:
-    """The faults in force, per scope."""
+    """The faults in force, per scope. ``ports`` are each target's listeners, known once bound."""
 
-    def __init__(
-        self,
-        clock: Callable[[], float] = time.monotonic,
-        ports: Mapping[str, Iterable[int]] | None = None,
-    ) -> None:
-        self._clock = clock
-        self._ports = {target: tuple(values) for target, values in (ports or {}).items()}
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.now = clock
+        self.ports: dict[str, tuple[int, ...]] = {}
         self._faults: dict[tuple[str, int | None], Fault] = {}
-
-    def now(self) -> float:
-        return self._clock()
 
     def inject(
         self,
         target: str,
-        fault: str,
+        name: str,
         seconds: float | None = None,
         port: int | None = None,
         status: int | None = None,
     ) -> Fault:
-        """Put ``fault`` on ``target`` (or one of its ports), replacing what was there."""
-        self._validate(target, fault, seconds, port, status)
-        now = self._clock()
-        injected = Fault(
-            target=target,
-            name=fault,
-            started=now,
-            expires=None if seconds is None else now + seconds,
-            port=port,
-            status=status if status is not None else 503,
-        )
-        self._faults[(target, port)] = injected
-        return injected
+        """Put fault ``name`` on ``target`` (or one of its ports), replacing what was there."""
+        kind = self._validate(target, name, seconds, port, status)
+        expires = None if seconds is None else self.now() + seconds
+        fault = Fault(target, kind, expires, port, status or kind.status)
+        self._faults[(target, port)] = fault
+        return fault
 
     def clear(self, target: str | None = None, port: int | None = None) -> list[Fault]:
         """Remove faults: all, one target's (with its ports'), or one port's; returns them."""
         if target is not None and target not in TARGETS:
             raise FaultError(f"unknown target {target!r}; valid targets: {', '.join(TARGETS)}")
-        removed = []
-        for key, fault in list(self._faults.items()):
-            if target is not None and fault.target != target:
-                continue
-            if port is not None and fault.port != port:
-                continue
-            removed.append(self._faults.pop(key))
+        removed = [
+            fault
+            for fault in self._faults.values()
+            if target in (None, fault.target) and port in (None, fault.port)
+        ]
+        for fault in removed:
+            del self._faults[(fault.target, fault.port)]
         return removed
 
     def active(self, target: str, port: int | None = None) -> Fault | None:
         """The fault in force on ``target`` at ``port``: the port's own, else the target's."""
-        now = self._clock()
-        for key in ((target, port), (target, None)) if port is not None else ((target, None),):
+        now = self.now()
+        for key in dict.fromkeys(((target, port), (target, None))):
             fault = self._faults.get(key)
             if fault is not None and not fault.expired(now):
                 return fault
@@ -148,39 +154,39 @@ class FaultRegistry:
 
     def expire(self) -> list[Fault]:
         """Forget the faults whose time is up; returns them so their effects can be undone."""
-        now = self._clock()
+        now = self.now()
         expired = [fault for fault in self._faults.values() if fault.expired(now)]
         for fault in expired:
             del self._faults[(fault.target, fault.port)]
         return expired
 
+    def next_expiry(self) -> float | None:
+        """When the next fault ends by itself, if any does."""
+        return min(
+            (f.expires for f in self._faults.values() if f.expires is not None), default=None
+        )
+
     def faults(self) -> list[Fault]:
         """Every fault in force."""
-        now = self._clock()
+        now = self.now()
         return [fault for fault in self._faults.values() if not fault.expired(now)]
 
     def _validate(
-        self,
-        target: str,
-        fault: str,
-        seconds: float | None,
-        port: int | None,
-        status: int | None,
-    ) -> None:
+        self, target: str, name: str, seconds: float | None, port: int | None, status: int | None
+    ) -> Kind:
         if target not in TARGETS:
             raise FaultError(f"unknown target {target!r}; valid targets: {', '.join(TARGETS)}")
-        valid = TARGET_FAULTS[target]
-        if fault not in valid:
-            raise FaultError(
-                f"unknown fault {fault!r} for {target}; valid faults: {', '.join(valid)}, {CLEAR}"
-            )
+        kind = KINDS.get(name)
+        if kind is None or target not in kind.targets:
+            valid = ", ".join([*TARGET_FAULTS[target], CLEAR])
+            raise FaultError(f"unknown fault {name!r} for {target}; valid faults: {valid}")
         if seconds is not None and not seconds > 0:
             raise FaultError(f"seconds must be positive, got {seconds!r}")
-        if port is not None:
-            ports = self._ports.get(target, ())
-            if port not in ports:
-                listed = ", ".join(str(p) for p in ports) or "none"
-                raise FaultError(f"{target} does not listen on port {port}; its ports: {listed}")
-        if status is not None and (fault != SERVER_ERROR or status not in SERVER_ERROR_STATUSES):
-            statuses = ", ".join(str(s) for s in SERVER_ERROR_STATUSES)
-            raise FaultError(f"status applies to the {SERVER_ERROR} fault only: one of {statuses}")
+        if port is not None and port not in self.ports.get(target, ()):
+            listed = ", ".join(map(str, self.ports.get(target, ()))) or "none"
+            raise FaultError(f"{target} does not listen on port {port}; its ports: {listed}")
+        if status is not None and status not in kind.statuses:
+            choices = {n: k.statuses for n, k in KINDS.items() if k.statuses}
+            listed = "; ".join(f"{n}: {', '.join(map(str, s))}" for n, s in choices.items())
+            raise FaultError(f"status {status} does not apply to {name} ({listed})")
+        return kind

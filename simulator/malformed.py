@@ -44,7 +44,7 @@ def _flip_scalar(value: Any) -> Any:
     return value
 
 
-def bad_frame(count: int, good: bytes, event_time: int, combined: bool) -> tuple[str, bytes]:
+def bad_frame(count: int, good: bytes, event_time: int) -> tuple[str, bytes]:
     """The ``count``-th bad stream frame, derived from a good one; returns ``(kind, frame)``."""
     kind = FRAME_KINDS[count % len(FRAME_KINDS)]
     if kind == "truncated":
@@ -53,9 +53,7 @@ def bad_frame(count: int, good: bytes, event_time: int, combined: bool) -> tuple
         return kind, msgspec.json.encode(flip_types(msgspec.json.decode(good)))
     if kind == "unknown-event":
         event = {"e": "simulatorMystery", "E": event_time, "x": 1}
-        if combined:
-            return kind, msgspec.json.encode({"stream": "!simulatorMystery", "data": event})
-        return kind, msgspec.json.encode(event)
+        return kind, msgspec.json.encode({"stream": "!simulatorMystery", "data": event})
     return kind, b"[1,2,3]"
 
 

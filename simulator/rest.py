@@ -11,27 +11,13 @@ import logging
 import math
 from typing import Protocol
 
-from simulator.faults import (
-    DROP,
-    HANG,
-    MALFORMED,
-    REFUSE,
-    SERVER_ERROR,
-    STALL,
-    TOO_MANY_REQUESTS,
-    Fault,
-    FaultRegistry,
-)
+from simulator.faults import Fault, FaultRegistry
 from simulator.http import MAX_HEAD, Abort, Request, Response, serve
 from simulator.malformed import bad_body
+from simulator.settings import SimulatorSettings
 from simulator.tcp import Listener, reset
 
 log = logging.getLogger(__name__)
-
-#: Faults under which a request is read (or not even that) and never answered.
-HOLDING = frozenset({HANG, STALL})
-#: Faults under which every connection is reset.
-CUTTING = frozenset({DROP, REFUSE})
 
 
 class RestApi(Protocol):
@@ -48,25 +34,20 @@ class RestTarget:
     """One REST exchange on one port, with its faults applied."""
 
     def __init__(
-        self,
-        name: str,
-        host: str,
-        port: int,
-        api: RestApi,
-        faults: FaultRegistry,
-        retry_after: int,
+        self, name: str, port: int, api: RestApi, faults: FaultRegistry, settings: SimulatorSettings
     ) -> None:
         self.name = name
         self.api = api
         self._faults = faults
-        self._retry_after = retry_after
-        self.listener = Listener(name, host, port, self._create_server)
+        self._retry_after = settings.sim_fault_retry_after
+        self.listener = Listener(name, settings.sim_host, port, self._create_server)
         self._writers: set[asyncio.StreamWriter] = set()
         self._changed = asyncio.Event()
-        self._applied: str | None = None
+        self._applied: Fault | None = None
         self._stopping = False
         self.responses = 0
         self.malformed = 0
+        self.held = 0  #: connections held unanswered by a fault now
 
     @property
     def connections(self) -> int:
@@ -85,18 +66,14 @@ class RestTarget:
 
     async def reconcile(self, fresh: bool = False) -> None:
         """Bring sockets in line with the fault in force; ``fresh`` re-applies it."""
-        fault = self._fault()
-        name = fault.name if fault else None
-        if fresh or name != self._applied:
-            self._applied = name
+        fault = self._faults.active(self.name)
+        if fresh or fault != self._applied:
+            self._applied = fault
             self._wake()
-            if name in CUTTING:
+            if fault is not None and fault.kind.resets:
                 for writer in list(self._writers):
                     reset(writer.transport)
-        await self.listener.want(name != REFUSE)
-
-    def _fault(self) -> Fault | None:
-        return self._faults.active(self.name)
+        await self.listener.want(fault is None or not fault.kind.refuses)
 
     def _wake(self) -> None:
         """Let held connections look at the faults again."""
@@ -109,11 +86,11 @@ class RestTarget:
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
-            fault = self._fault()
-            if fault is not None and fault.name in CUTTING:
+            fault = self._faults.active(self.name)
+            if fault is not None and fault.kind.resets:
                 reset(writer.transport)
                 return
-            if fault is not None and fault.name == HANG:
+            if fault is not None and fault.kind.holds:
                 await self._hold()
             await serve(reader, writer, self._handle)
         except Abort:
@@ -122,32 +99,35 @@ class RestTarget:
             self._writers.discard(writer)
 
     async def _hold(self) -> None:
-        """Wait, answering nothing, until the holding fault ends; then reset the connection."""
-        while (fault := self._fault()) is not None and fault.name in HOLDING:
-            if self._stopping:
-                break
-            await self._changed.wait()
+        """Answer nothing until the holding fault ends; then reset the connection."""
+        self.held += 1
+        try:
+            while (fault := self._faults.active(self.name)) is not None and not self._stopping:
+                if not (fault.kind.holds or fault.kind.stalls):
+                    break
+                await self._changed.wait()
+        finally:
+            self.held -= 1
         raise Abort
 
     async def _handle(self, request: Request) -> Response:
-        fault = self._fault()
-        name = fault.name if fault else None
-        if name in HOLDING:
+        fault = self._faults.active(self.name)
+        kind = fault.kind if fault is not None else None
+        if kind is not None and (kind.holds or kind.stalls):
             await self._hold()
-        if name in CUTTING:
+        if kind is not None and kind.resets:
             raise Abort
-        if fault is not None and name == TOO_MANY_REQUESTS:
+        if fault is not None and fault.status == 429:
             remaining = fault.remaining(self._faults.now())
             retry = self._retry_after if remaining is None else max(1, math.ceil(remaining))
             response = self.api.too_many_requests(retry)
-        elif fault is not None and name == SERVER_ERROR:
+        elif fault is not None and fault.status is not None:
             response = self.api.server_error(fault.status)
         else:
             response = self.api(request)
-            if name == MALFORMED:
-                kind, body, content_type = bad_body(self.malformed, response.body)
+            if kind is not None and kind.malformed:
+                _, body, content_type = bad_body(self.malformed, response.body)
                 self.malformed += 1
-                log.debug("%s malformed answer (%s) to %s", self.name, kind, request.target)
                 response = Response(200, body, content_type, response.headers)
         self.responses += 1
         log.debug("%s %s %s -> %d", self.name, request.method, request.target, response.status)

@@ -7,35 +7,23 @@ import contextlib
 import logging
 from typing import Any
 
+from common.markets import BINANCE_REST, BINANCE_WS
 from common.wire import now_ms
-from simulator.binance_rest import BinanceRest
-from simulator.binance_session import StreamConfig
-from simulator.binance_ws import BinanceStreams
-from simulator.coingecko_rest import CoinGeckoRest
+from simulator.binance import BinanceApi
+from simulator.coingecko import CoinGeckoApi, SnapshotCache
 from simulator.control import ControlApi
-from simulator.faults import (
-    BINANCE_REST,
-    BINANCE_WS,
-    COINGECKO,
-    SERVER_ERROR,
-    SHUTDOWN,
-    Fault,
-    FaultRegistry,
-)
+from simulator.faults import COINGECKO, KINDS, Fault, FaultRegistry
 from simulator.http import MAX_HEAD, serve
 from simulator.market import Market
 from simulator.rest import RestTarget
 from simulator.settings import SimulatorSettings
-from simulator.snapshot import SnapshotCache
+from simulator.streams import BinanceStreams
 from simulator.tcp import Listener, reset
 
 log = logging.getLogger(__name__)
 
-#: How often expired faults are noticed and undone.
-FAULT_POLL = 0.05
 
-
-class Simulator:
+class Simulator:  # pylint: disable=too-many-instance-attributes
     """Everything ``python -m simulator`` runs, started and stopped as one."""
 
     def __init__(self, settings: SimulatorSettings) -> None:
@@ -43,37 +31,16 @@ class Simulator:
         host = settings.sim_host
         self.market = Market(settings.sim_seed, settings.sim_usd_rub)
         self.snapshots = SnapshotCache(settings.sim_coingecko_cache_seconds)
-        self.faults = FaultRegistry(ports={BINANCE_WS: settings.ws_ports})
-        config = StreamConfig(
-            ping_interval=settings.sim_ping_interval,
-            pong_timeout=settings.sim_pong_timeout,
-            lifetime=settings.sim_connection_lifetime,
-            message_limit=settings.sim_ws_message_limit,
-            shutdown_grace=settings.sim_shutdown_grace,
-        )
-        retry_after = settings.sim_fault_retry_after
-        self.binance_ws = BinanceStreams(
-            host, settings.ws_ports, self.market, self.faults, config, retry_after
-        )
-        self.binance_api = BinanceRest(self.market, settings.sim_binance_weight_limit)
-        self.coingecko_api = CoinGeckoRest(
+        self.faults = FaultRegistry()
+        self.binance_ws = BinanceStreams(settings, self.market, self.faults)
+        self.coingecko_api = CoinGeckoApi(
             self.market, self.snapshots, settings.sim_coingecko_rate_limit
         )
-        self.binance_rest = RestTarget(
-            BINANCE_REST,
-            host,
-            settings.sim_binance_rest_port,
-            self.binance_api,
-            self.faults,
-            retry_after,
-        )
+        rest_port, binance_api = settings.sim_binance_rest_port, BinanceApi(self.market)
+        self.binance_rest = RestTarget(BINANCE_REST, rest_port, binance_api, self.faults, settings)
+        coingecko_port = settings.sim_coingecko_port
         self.coingecko = RestTarget(
-            COINGECKO,
-            host,
-            settings.sim_coingecko_port,
-            self.coingecko_api,
-            self.faults,
-            retry_after,
+            COINGECKO, coingecko_port, self.coingecko_api, self.faults, settings
         )
         self.targets: dict[str, BinanceStreams | RestTarget] = {
             BINANCE_WS: self.binance_ws,
@@ -81,38 +48,43 @@ class Simulator:
             COINGECKO: self.coingecko,
         }
         self._control_api = ControlApi(self)
-        self._control = Listener("control", host, settings.sim_control_port, self._control_server)
+        self.control = Listener("control", host, settings.sim_control_port, self._control_server)
         self._control_writers: set[asyncio.StreamWriter] = set()
+        self._faults_changed = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
+
+    def ports(self) -> dict[str, Any]:
+        """The ports bound, by target (``control`` too)."""
+        return {
+            "control": self.control.port,
+            BINANCE_WS: list(self.binance_ws.bound()),
+            BINANCE_REST: self.binance_rest.listener.port,
+            COINGECKO: self.coingecko.listener.port,
+        }
 
     async def start(self) -> None:
         """Listen everywhere and start the clocks; raises ``OSError`` if a port is taken."""
-        await self._control.open()
+        await self.control.open()
         await self.binance_ws.start()
         await self.binance_rest.start()
         await self.coingecko.start()
+        self.faults.ports[BINANCE_WS] = self.binance_ws.bound()
         self._loops = [
             asyncio.create_task(self._run_market(), name="market"),
             asyncio.create_task(self._run_faults(), name="faults"),
         ]
-        settings = self.settings
+        ports = self.ports()
+        # The test harness reads the ports bound from this line.
         log.info(
-            "simulating on %s: control :%d, binance-ws %s, binance-rest :%d, coingecko :%d; "
-            "seed %d, tick %.3g s, ping %.3g s, pong timeout %.3g s, lifetime %.0f s, "
-            "weight limit %d/min, coingecko %d calls/min, cache %.3g s",
-            settings.sim_host,
-            settings.sim_control_port,
-            ",".join(f":{port}" for port in settings.ws_ports),
-            settings.sim_binance_rest_port,
-            settings.sim_coingecko_port,
-            settings.sim_seed,
-            settings.sim_tick_interval,
-            settings.sim_ping_interval,
-            settings.sim_pong_timeout,
-            settings.sim_connection_lifetime,
-            settings.sim_binance_weight_limit,
-            settings.sim_coingecko_rate_limit,
-            settings.sim_coingecko_cache_seconds,
+            "listening on %s: control :%d, binance-ws %s, binance-rest :%d, coingecko :%d; "
+            "seed %d, tick %.3g s",
+            self.settings.sim_host,
+            ports["control"],
+            ",".join(f":{port}" for port in ports[BINANCE_WS]),
+            ports[BINANCE_REST],
+            ports[COINGECKO],
+            self.settings.sim_seed,
+            self.settings.sim_tick_interval,
         )
 
     async def stop(self) -> None:
@@ -122,7 +94,7 @@ class Simulator:
         for task in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._control.close()
+        self.control.close()
         for writer in list(self._control_writers):
             reset(writer.transport)
         await asyncio.gather(
@@ -139,7 +111,8 @@ class Simulator:
         status: int | None = None,
     ) -> Fault:
         """Put a fault in force and apply it at once."""
-        if fault == SHUTDOWN and seconds is None:
+        kind = KINDS.get(fault)
+        if kind is not None and kind.shuts_down and seconds is None:
             # A shutdown notice is an event: it lasts as long as the grace before the close.
             seconds = self.settings.sim_shutdown_grace
         injected = self.faults.inject(target, fault, seconds, port, status)
@@ -148,6 +121,7 @@ class Simulator:
             await self.binance_ws.reconcile(fresh=True, port=port)
         else:
             await self.targets[target].reconcile(fresh=True)
+        self._faults_changed.set()
         return injected
 
     async def clear(self, target: str | None = None, port: int | None = None) -> list[Fault]:
@@ -157,6 +131,7 @@ class Simulator:
             log.warning("fault cleared: %s", self._phrase(fault))
         for name in {fault.target for fault in cleared}:
             await self.targets[name].reconcile()
+        self._faults_changed.set()
         return cleared
 
     def active_faults(self) -> list[Fault]:
@@ -168,15 +143,16 @@ class Simulator:
             "target": fault.target,
             "fault": fault.name,
             "port": fault.port,
-            "status": fault.status if fault.name == SERVER_ERROR else None,
+            "status": fault.status if fault.kind.statuses else None,
             "remaining": None if remaining is None else round(remaining, 3),
         }
 
     def state(self) -> dict[str, Any]:
         """Everything a test or an operator may want to check, as JSON-ready values."""
         snapshot = self.snapshots.get(self.market)
-        counters = self.binance_ws.counters
+        streams = self.binance_ws
         return {
+            "ports": self.ports(),
             "step": self.market.step,
             "binance": {symbol: f"{price:.8f}" for symbol, price in self.market.prices().items()},
             "usd_rub": str(self.market.usd_rub),
@@ -187,45 +163,31 @@ class Simulator:
                     coin: {vs: str(value) for vs, value in values.items()}
                     for coin, values in snapshot.values.items()
                 },
+                "calls_last_minute": self.coingecko_api.calls_last_minute(),
             },
             "faults": [self.describe(fault) for fault in self.faults.faults()],
             "connections": {name: target.connections for name, target in self.targets.items()},
+            "held": {
+                BINANCE_WS: sum(len(port.held) for port in streams.ports),
+                BINANCE_REST: self.binance_rest.held,
+                COINGECKO: self.coingecko.held,
+            },
             "listening": {
-                BINANCE_WS: {
-                    str(number): port.listener.listening
-                    for number, port in self.binance_ws.ports.items()
-                },
+                BINANCE_WS: {str(p.listener.port): p.listener.listening for p in streams.ports},
                 BINANCE_REST: self.binance_rest.listener.listening,
                 COINGECKO: self.coingecko.listener.listening,
             },
-            "ports": {
-                BINANCE_WS: {
-                    str(number): len(port.connections)
-                    for number, port in self.binance_ws.ports.items()
-                }
-            },
             "frames_sent": {
-                BINANCE_WS: counters.frames,
+                BINANCE_WS: streams.frames,
                 BINANCE_REST: self.binance_rest.responses,
                 COINGECKO: self.coingecko.responses,
             },
             "malformed_sent": {
-                BINANCE_WS: counters.malformed,
+                BINANCE_WS: streams.malformed,
                 BINANCE_REST: self.binance_rest.malformed,
                 COINGECKO: self.coingecko.malformed,
             },
-            "pings_sent": counters.pings,
-            "limits": {
-                BINANCE_REST: {
-                    "used_weight_1m": self.binance_api.budget.used(),
-                    "weight_limit": self.binance_api.budget.limit,
-                },
-                COINGECKO: {
-                    "calls_last_minute": self.coingecko_api.limit.count(),
-                    "rate_limit": self.coingecko_api.limit.limit,
-                    "calls_with_api_key": self.coingecko_api.with_api_key,
-                },
-            },
+            "pings_sent": streams.pings,
         }
 
     def _phrase(self, fault: Fault) -> str:
@@ -264,10 +226,14 @@ class Simulator:
             self.binance_ws.tick(now_ms())
 
     async def _run_faults(self) -> None:
-        """Notice expired faults and undo their effects."""
+        """Undo the effects of each fault when it expires: wait for the next expiry, or for
+        the faults to change."""
         while True:
-            await asyncio.sleep(FAULT_POLL)
+            expiry = self.faults.next_expiry()
+            timeout = None if expiry is None else max(0.0, expiry - self.faults.now())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._faults_changed.wait(), timeout)
+            self._faults_changed.clear()
             for fault in self.faults.expire():
                 log.warning("fault expired: %s %s", fault.scope, fault.name)
-            for target in self.targets.values():
-                await target.reconcile()
+                await self.targets[fault.target].reconcile()

@@ -12,16 +12,17 @@ def _ports(value: tuple[str, ...]) -> tuple[str, ...]:
     if not value:
         raise ValueError("at least one port is needed")
     for item in value:
-        if not item.isdigit() or not 0 < int(item) < 65536:
+        if not item.isdigit() or not 0 <= int(item) < 65536:
             raise ValueError(f"{item!r} is not a TCP port")
-    if len(set(value)) != len(value):
+    chosen = [item for item in value if int(item)]
+    if len(set(chosen)) != len(chosen):
         raise ValueError("ports must differ")
     return value
 
 
-Port = Annotated[int, Field(gt=0, lt=65536)]
+#: 0 binds any free port; the start line (INFO) names the ports bound.
+Port = Annotated[int, Field(ge=0, lt=65536)]
 Seconds = Annotated[float, Field(gt=0)]
-Count = Annotated[int, Field(gt=0)]
 
 
 class SimulatorSettings(ServiceSettings):
@@ -47,17 +48,15 @@ class SimulatorSettings(ServiceSettings):
     sim_ping_interval: Seconds = 20.0
     sim_pong_timeout: Seconds = 60.0
     sim_connection_lifetime: Seconds = 86400.0
-    #: Incoming frames (pings, pongs, JSON requests) a stream connection may send per second.
-    sim_ws_message_limit: Count = 5
     #: How long after a ``serverShutdown`` event the connection is closed.
     sim_shutdown_grace: Seconds = 5.0
 
-    sim_binance_weight_limit: Count = 6000
-    sim_coingecko_rate_limit: Count = 30
+    #: CoinGecko's calls per sliding minute (its Demo plan's) and how long its values are cached.
+    sim_coingecko_rate_limit: Annotated[int, Field(gt=0)] = 30
     sim_coingecko_cache_seconds: Seconds = 60.0
 
     #: ``Retry-After`` sent with an injected ``429`` fault that has no expiry of its own.
-    sim_fault_retry_after: Count = 60
+    sim_fault_retry_after: Annotated[int, Field(gt=0)] = 60
 
     @property
     def ws_ports(self) -> tuple[int, ...]:

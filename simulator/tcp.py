@@ -12,6 +12,7 @@ import logging
 import socket
 import struct
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from common.logs import Throttle
 
@@ -29,14 +30,18 @@ def reset(transport: asyncio.BaseTransport | None) -> None:
         # A zero linger makes close() send RST instead of FIN.
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-    transport.abort()
+    cast(asyncio.Transport, transport).abort()
 
 
 ServerFactory = Callable[[str, int], Awaitable[asyncio.Server]]
 
 
 class Listener:
-    """One listening port that can stop listening (connections refused) and start again."""
+    """One listening port that can stop listening (connections refused) and start again.
+
+    Port 0 binds any free port; :attr:`port` is the one bound from then on, so a port that
+    stopped listening comes back where it was.
+    """
 
     def __init__(self, name: str, host: str, port: int, create: ServerFactory) -> None:
         self.name = name
@@ -54,6 +59,7 @@ class Listener:
         """Listen; raises ``OSError`` if the port cannot be bound."""
         if self._server is None:
             self._server = await self._create(self.host, self.port)
+            self.port = self._server.sockets[0].getsockname()[1]
             log.debug("%s listening on %s:%d", self.name, self.host, self.port)
 
     async def want(self, listening: bool) -> None:

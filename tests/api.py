@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
+
+Body = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Answer:
+    """One poll's outcome."""
+
     at: float  #: monotonic seconds
-    status: int
-    body: dict | None  #: parsed JSON, or None when the request failed outright
+    status: int  #: 0 when the request failed outright
+    body: Body = field(default_factory=dict)  #: parsed JSON, empty when the request failed
     error: str = ""
+
+    @property
+    def courses(self) -> list[Body]:
+        courses: list[Body] = self.body.get("courses", [])
+        return courses
 
 
 class ApiPoller:
@@ -37,7 +48,7 @@ class ApiPoller:
                     response = client.get(self.url)
                     answer = Answer(at, response.status_code, response.json())
                 except (httpx.HTTPError, ValueError) as error:
-                    answer = Answer(at, 0, None, f"{type(error).__name__}: {error}")
+                    answer = Answer(at, 0, error=f"{type(error).__name__}: {error}")
                 with self._lock:
                     self._answers.append(answer)
                 self._stop.wait(self.interval)
@@ -46,20 +57,23 @@ class ApiPoller:
         with self._lock:
             return [a for a in self._answers if a.at >= since]
 
-    def latest(self) -> Answer | None:
+    def latest(self) -> Answer:
+        """The last answer (an empty one, status 0, before the first)."""
         with self._lock:
-            return self._answers[-1] if self._answers else None
+            return self._answers[-1] if self._answers else Answer(0.0, 0)
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(5)
 
 
-def first_time(answers: list[Answer], check) -> float | None:
-    """When the first answer passing ``check`` came, or None."""
-    return next((a.at for a in answers if a.body is not None and check(a.body)), None)
+def first_time(answers: list[Answer], check: Callable[[Body], bool]) -> float:
+    """When the first answer passing ``check`` came."""
+    at = next((a.at for a in answers if a.status and check(a.body)), None)
+    assert at is not None, "no answer passed the check"
+    return at
 
 
-def exchangers(body: dict) -> set[tuple[str, bool]]:
+def exchangers(body: Body) -> set[tuple[str, bool]]:
     """The (exchanger, stale) pairs of every course in an answer."""
     return {(course["exchanger"], course["stale"]) for course in body.get("courses", [])}

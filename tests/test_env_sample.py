@@ -22,11 +22,11 @@ SETTINGS = [FeederSettings, ForwarderSettings, GatewaySettings, SimulatorSetting
 def variables(cls: type[BaseSettings]) -> dict[str, object]:
     """The environment variable of every field of ``cls``, with its default."""
     prefix = cls.model_config.get("env_prefix", "")
-    names = {}
+    names: dict[str, object] = {}
     for name, field in cls.model_fields.items():
         alias = field.validation_alias
         if isinstance(alias, AliasChoices):
-            env = alias.choices[0]
+            env = str(alias.choices[0])
         elif isinstance(alias, str):
             env = alias
         else:
@@ -37,11 +37,11 @@ def variables(cls: type[BaseSettings]) -> dict[str, object]:
 
 def documented() -> dict[str, str]:
     lines = SAMPLE.read_text().splitlines()
-    return dict(
-        match.groups()
+    return {
+        match[1]: match[2]
         for line in lines
         if (match := re.fullmatch(r"#? ?([A-Z][A-Z0-9_]+)=(.*)", line.strip()))
-    )
+    }
 
 
 @pytest.mark.parametrize("cls", SETTINGS, ids=lambda cls: cls.__name__)

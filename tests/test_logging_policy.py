@@ -13,21 +13,23 @@ import pytest
 
 from gateway.pricing import Budgets
 from gateway.rates import Rates
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import start_feeder, start_forwarder, start_sim
 from tests.gateway.ticks import T0, binance_ticks, coingecko_ticks
-from tests.procs import ProcessGroup, free_port, wait_for
-from tests.stack import start_feeder, start_forwarder, start_sim
 
 
 def lines_at(output: str, level: str) -> list[str]:
     return [line for line in output.splitlines() if re.search(rf"\s{level}\s+\[", line)]
 
 
-@pytest.mark.integration
+@pytest.mark.live
 @pytest.mark.parametrize("level", ["DEBUG", "INFO"])
-def test_a_feeders_lines_follow_the_policy_at_the_level_it_is_given(procs: ProcessGroup, level):
+def test_a_feeders_lines_follow_the_policy_at_the_level_it_is_given(
+    procs: ProcessGroup, level, refused_port
+):
     sim = start_sim(procs, SIM_TICK_INTERVAL="0.2")
     forwarder = start_forwarder(procs)
-    dead = f"ws://127.0.0.1:{free_port()}"
+    dead = f"ws://127.0.0.1:{refused_port}"
     feeder = start_feeder(
         procs,
         "binance-ws",
@@ -47,15 +49,15 @@ def test_a_feeders_lines_follow_the_policy_at_the_level_it_is_given(procs: Proce
     assert all("[feeder-binance-ws]" in line for line in output.splitlines() if line.strip())
 
 
-@pytest.mark.integration
+@pytest.mark.live
 def test_json_lines_when_asked(procs: ProcessGroup):
     forwarder = procs.spawn(
         "forwarder",
         ["forwarder"],
         env={
             "LOG_FORMAT": "json",
-            "FORWARDER_XSUB_BIND": f"tcp://127.0.0.1:{free_port()}",
-            "FORWARDER_XPUB_BIND": f"tcp://127.0.0.1:{free_port()}",
+            "FORWARDER_XSUB_BIND": "tcp://127.0.0.1:0",
+            "FORWARDER_XPUB_BIND": "tcp://127.0.0.1:0",
         },
     )
     wait_for(lambda: "forwarding" in forwarder.output(), 10, what="started")

@@ -2,8 +2,28 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+
+import pytest
 
 from common.logs import Throttle, setup_logging
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """setup_logging is process-wide: put back what the test process had (pytest's capture
+    handlers, levels), or later tests log into this test's closed stdout."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    noisy = {
+        name: logging.getLogger(name).level
+        for name in ("websockets", "httpx", "httpcore", "asyncio")
+    }
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, noisy_level in noisy.items():
+        logging.getLogger(name).setLevel(noisy_level)
 
 
 def test_text_lines_carry_level_and_service(capsys):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 import pytest
@@ -89,7 +90,7 @@ def test_wrong_type_raises_decode_error():
         wire.decode(msgspec.msgpack.encode(raw))
 
 
-def tick_version(drop: tuple[str, ...] = (), add: tuple = ()) -> type:
+def tick_version(drop: tuple[str, ...] = (), add: tuple[Any, ...] = ()) -> type:
     """``Tick`` as another version of the code would define it: fields dropped or appended."""
     fields = [
         (f.name, f.type) if f.required else (f.name, f.type, f.default)

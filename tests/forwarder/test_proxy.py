@@ -10,7 +10,7 @@ import pytest
 import zmq
 
 from forwarder.proxy import Forwarder
-from tests.procs import wait_for
+from harness.procs import wait_for
 
 #: Stopping takes a few milliseconds; a stop that loses its TERMINATE waits out the relay
 #: thread's 5 s join.

@@ -9,11 +9,10 @@ from gateway.app import create_app
 from gateway.database import open_pool
 from gateway.settings import GatewaySettings
 from tests.gateway.ticks import binance_ticks, insert_ticks
-from tests.procs import free_port
 
 
-async def test_the_lifespan_owns_the_background_tasks_and_stops_them():
-    settings = GatewaySettings(zmq_sub_endpoints=(f"tcp://127.0.0.1:{free_port()}",))
+async def test_the_lifespan_owns_the_background_tasks_and_stops_them(refused_port):
+    settings = GatewaySettings(zmq_sub_endpoints=(f"tcp://127.0.0.1:{refused_port}",))
     app = create_app(settings)
     gateway = app.state.gateway
     async with app.router.lifespan_context(app):
@@ -31,8 +30,8 @@ async def test_the_lifespan_owns_the_background_tasks_and_stops_them():
     assert not gateway._tasks  # pylint: disable=protected-access
 
 
-async def test_a_dead_background_task_asks_to_stop_and_unreadies_the_replica():
-    settings = GatewaySettings(zmq_sub_endpoints=(f"tcp://127.0.0.1:{free_port()}",))
+async def test_a_dead_background_task_asks_to_stop_and_unreadies_the_replica(refused_port):
+    settings = GatewaySettings(zmq_sub_endpoints=(f"tcp://127.0.0.1:{refused_port}",))
     fatal = asyncio.Event()
     app = create_app(settings, on_fatal=fatal.set)
     gateway = app.state.gateway
@@ -56,13 +55,13 @@ def test_two_apps_share_nothing():
     assert first.state.gateway.rates is not second.state.gateway.rates
 
 
-async def test_a_read_only_replica_warms_up_but_stores_nothing(database_url):
+async def test_a_read_only_replica_warms_up_but_stores_nothing(database_url, refused_port):
     pool = await open_pool(database_url)
     async with pool.acquire() as connection:
         await insert_ticks(connection, binance_ticks(now_ms() - 5000))
     await pool.close()
     settings = GatewaySettings(
-        zmq_sub_endpoints=(f"tcp://127.0.0.1:{free_port()}",),
+        zmq_sub_endpoints=(f"tcp://127.0.0.1:{refused_port}",),
         database_url=database_url,
         gateway_write_ticks=False,
     )
@@ -78,8 +77,8 @@ async def test_a_read_only_replica_warms_up_but_stores_nothing(database_url):
         assert len(gateway.rates.book.ticks) == 3
 
 
-async def test_metrics_are_exported_per_app():
-    settings = GatewaySettings(zmq_sub_endpoints=(f"tcp://127.0.0.1:{free_port()}",))
+async def test_metrics_are_exported_per_app(refused_port):
+    settings = GatewaySettings(zmq_sub_endpoints=(f"tcp://127.0.0.1:{refused_port}",))
     apps = [create_app(settings), create_app(settings)]  # one registry each: no clash
     app = apps[0]
     rates = app.state.gateway.rates

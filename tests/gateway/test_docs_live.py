@@ -10,12 +10,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import Gateway, start_forwarder, start_gateway
 from loadtest.browser import Browser
-from tests.procs import ProcessGroup, wait_for
-from tests.stack import Gateway, start_forwarder, start_gateway
 
 pytestmark = [
-    pytest.mark.integration,
+    pytest.mark.live,
     pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium: make install"),
 ]
 
@@ -69,7 +69,7 @@ def test_swagger_ui_renders_the_courses_operation_offline(gateway: Gateway, brow
         return paths if "/api/v1/courses" in paths else None
 
     paths = wait_for(listed, 30, interval=0.1, what="Swagger UI listing /api/v1/courses")
-    assert paths is not None and "/courses" in paths
+    assert "/courses" in paths
     requests = _requests(browser)
     assert f"{gateway.url}/docs/assets/swagger-ui-bundle.js" in requests
     assert f"{gateway.url}/openapi.json" in requests

@@ -9,10 +9,10 @@ import time
 import httpx
 import pytest
 
-from tests.procs import ProcessGroup, wait_for
-from tests.stack import start_forwarder, start_gateway
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import start_forwarder, start_gateway
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 
 def readiness(url: str) -> tuple[int, str]:

@@ -26,7 +26,7 @@ WITH_EXPORTER = {"HAPROXY_METRICS_BIND": ":8405"}
 pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None, reason="run `make install`")
 
 
-def check(*files: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def check(*files: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``haproxy -c`` on ``files``, run from elsewhere: paths in them must not depend on it."""
     command = ["haproxy", "-c"]
     for file in files:

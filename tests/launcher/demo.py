@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.stack import Demo
+from harness.stack import Demo
 
 
 def stored(demo: Demo) -> int:

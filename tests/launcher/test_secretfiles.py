@@ -66,7 +66,7 @@ def test_an_unwritable_folder_fails_loudly(tmp_path: Path, capsys):
     assert "cannot write" in capsys.readouterr().out
 
 
-def run_with_secret(*arguments: str) -> subprocess.CompletedProcess:
+def run_with_secret(*arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["sh", str(WITH_SECRET), *arguments], capture_output=True, text=True, check=False
     )

@@ -24,13 +24,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.checkout import copy_checkout
+from harness.ports import port_open
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import Demo, all_served, demo_env, remove_private_cluster
 from launcher.migrate import ROOT
-from tests.checkout import copy_checkout
 from tests.launcher.demo import stored
-from tests.procs import ProcessGroup, port_open, wait_for
-from tests.stack import Demo, all_served, demo_env, remove_private_cluster
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 #: What no line of a normal start may say (ours, supervisord's, HAProxy's, PostgreSQL's).
 PROBLEM = re.compile(r"\b(ERROR|CRIT|CRITICAL|ALERT|FATAL|PANIC|EMERG)\b")

@@ -9,14 +9,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.recipes import DIRECTIONS, EXCHANGERS
 from gateway.schema import Course, Courses
+from harness.procs import ProcessGroup
+from harness.stack import remove_private_cluster, start_demo
 from loadtest import contract
-from tests.procs import ProcessGroup
-from tests.stack import remove_private_cluster, start_demo
 
 TAG = '"abcDEF012_-"'
 
@@ -24,15 +25,15 @@ TAG = '"abcDEF012_-"'
 class Answer:
     """Just enough of a locust response for the checks."""
 
-    def __init__(self, body: dict, headers: dict | None = None) -> None:
+    def __init__(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         self._body = body
         self.headers = {"etag": TAG, "cache-control": "public, max-age=1", **(headers or {})}
 
-    def json(self) -> dict:
+    def json(self) -> dict[str, Any]:
         return self._body
 
 
-def course(direction: str, value: object = 1.5, exchanger: str = "binance") -> dict:
+def course(direction: str, value: object = 1.5, exchanger: str = "binance") -> dict[str, Any]:
     return {
         "direction": direction,
         "value": value,
@@ -96,7 +97,7 @@ def test_an_exchanger_filter_is_checked():
     assert "bad exchanger" in contract.problems(Answer(GOOD), DIRECTIONS, "coingecko")
 
 
-@pytest.mark.integration
+@pytest.mark.live
 def test_against_the_stack_every_answer_is_right(procs: ProcessGroup, tmp_path: Path):
     demo = start_demo(procs, tmp_path / "run", LOG_LEVEL="WARNING")
     try:

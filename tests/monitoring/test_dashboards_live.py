@@ -3,17 +3,19 @@ every Grafana panel returns data."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
+from harness.procs import ProcessGroup, wait_for
+from harness.stack import Demo, remove_private_cluster, start_demo
 from monitoring.dashboards import DASHBOARDS
-from tests.procs import ProcessGroup, wait_for
-from tests.stack import Demo, remove_private_cluster, start_demo
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.live
 
 EXPRESSIONS = [
     (dashboard.uid, panel.title, query.expr)
@@ -23,41 +25,55 @@ EXPRESSIONS = [
 ]
 
 
+def traffic(api: str, stop: threading.Event) -> None:
+    """Requests for the HTTP panels, ten rounds a second until ``stop``: plain, conditional,
+    filtered, and an invalid query."""
+    with httpx.Client(timeout=5) as client:
+        while not stop.is_set():
+            try:
+                tag = client.get(f"{api}/api/v1/courses").headers.get("etag", "")
+                client.get(f"{api}/api/v1/courses", headers={"If-None-Match": tag})
+                client.get(f"{api}/courses?base=BTC&_={time.monotonic()}")
+                client.get(f"{api}/api/v1/courses?base=DOGE")
+            except httpx.HTTPError:
+                pass  # a replica restarting: the panels only need most of it
+            stop.wait(0.1)
+
+
 @pytest.fixture(scope="module", name="demo")
 def demo_fixture(tmp_path_factory) -> Iterator[Demo]:
-    """The demo stack with Prometheus, scraped for long enough for rates and quantiles."""
+    """The demo stack with Prometheus, and traffic for as long as the module's tests ask
+    Prometheus for data (each waits for its own panel)."""
     workdir = tmp_path_factory.mktemp("monitored")
     group = ProcessGroup(workdir)
+    stop = threading.Event()
+    sender = None
     try:
         demo = start_demo(group, workdir / "run", ("--prometheus",))
-        prometheus = f"http://127.0.0.1:{demo.env['STACK_PROMETHEUS_PORT']}"
-        with httpx.Client(timeout=5) as client:
-            # Traffic for the HTTP panels: plain, conditional, filtered, and an invalid query.
-            deadline = time.monotonic() + 12
-            while time.monotonic() < deadline:
-                tag = client.get(f"{demo.api}/api/v1/courses").headers.get("etag", "")
-                client.get(f"{demo.api}/api/v1/courses", headers={"If-None-Match": tag})
-                client.get(f"{demo.api}/courses?base=BTC&_={time.monotonic()}")
-                client.get(f"{demo.api}/api/v1/courses?base=DOGE")
-                time.sleep(0.1)
+        sender = threading.Thread(target=traffic, args=(demo.api, stop), daemon=True)
+        sender.start()
         wait_for(
-            lambda: all(t["health"] == "up" for t in targets(prometheus)),
-            20,
+            lambda: all(t["health"] == "up" for t in targets(demo.prometheus)),
+            30,
             what="every target scraped",
         )
         yield demo
     finally:
+        stop.set()
+        if sender is not None:
+            sender.join(10)
         group.stop_all()
         remove_private_cluster(workdir / "run")
 
 
-def targets(prometheus: str) -> list[dict]:
-    active = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+def targets(prometheus: str) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()
+    active: list[dict[str, Any]] = answer["data"]["activeTargets"]
     return active or [{"health": "unknown"}]
 
 
 def test_prometheus_scrapes_every_process(demo: Demo):
-    prometheus = f"http://127.0.0.1:{demo.env['STACK_PROMETHEUS_PORT']}"
+    prometheus = demo.prometheus
     jobs = {t["labels"]["job"] for t in targets(prometheus)}
     assert jobs == {"gateways", "feeders", "forwarders", "haproxy"}
     assert len(targets(prometheus)) == 2 + 3 + 2 + 1
@@ -65,11 +81,12 @@ def test_prometheus_scrapes_every_process(demo: Demo):
 
 @pytest.mark.parametrize("dashboard,panel,expr", EXPRESSIONS, ids=[e[2] for e in EXPRESSIONS])
 def test_every_panel_expression_returns_data(demo: Demo, dashboard, panel, expr):
-    prometheus = f"http://127.0.0.1:{demo.env['STACK_PROMETHEUS_PORT']}"
+    prometheus = demo.prometheus
 
-    def result() -> list:
+    def result() -> list[Any]:
         answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=5)
         assert answer.status_code == 200, answer.text
-        return answer.json()["data"]["result"]
+        found: list[Any] = answer.json()["data"]["result"]
+        return found
 
     assert wait_for(result, 30, interval=1, what=f"{dashboard} / {panel}: {expr}")

@@ -99,6 +99,7 @@ class RawClient:
                     if event.status_code != 101:
                         raise HandshakeFailed(event.status_code)
                     for frame in events[index + 1 :]:
+                        assert isinstance(frame, Frame)
                         self._record(Received(now, frame))
                     return
 
@@ -112,6 +113,7 @@ class RawClient:
                     break
                 self._protocol.receive_data(data)
                 for event in self._protocol.events_received():
+                    assert isinstance(event, Frame)  # after the handshake: frames only
                     self._record(Received(now, event))
                 outgoing = self._protocol.data_to_send()
                 if self.answer_pings:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.faults import BINANCE_WS, COINGECKO, FaultError, FaultRegistry
+from common.markets import BINANCE_WS
+from simulator.faults import COINGECKO, KINDS, TARGETS, FaultError, FaultRegistry
 
 
 class Clock:
@@ -20,7 +21,9 @@ def clock_fixture() -> Clock:
 
 @pytest.fixture(name="registry")
 def registry_fixture(clock: Clock) -> FaultRegistry:
-    return FaultRegistry(clock, ports={BINANCE_WS: (9443, 9444)})
+    registry = FaultRegistry(clock)
+    registry.ports[BINANCE_WS] = (9443, 9444)
+    return registry
 
 
 def test_a_fault_lasts_until_cleared(registry, clock):
@@ -83,8 +86,11 @@ def test_clearing_a_target_clears_its_ports_too(registry):
         (("coingecko", "stall", -1), "seconds must be positive"),
         (("binance-ws", "stall", None, 1234), "its ports: 9443, 9444"),
         (("binance-rest", "stall", None, 9443), "its ports: none"),
-        (("binance-rest", "5xx", None, None, 504), "one of 500, 502, 503"),
-        (("binance-rest", "429", None, None, 503), "5xx fault only"),
+        (
+            ("binance-rest", "5xx", None, None, 504),
+            r"status 504 does not apply to 5xx \(5xx: 500, 502",
+        ),
+        (("binance-rest", "429", None, None, 503), "status 503 does not apply to 429"),
     ],
 )
 def test_invalid_injections_name_the_valid_choices(registry, args, message):
@@ -96,3 +102,19 @@ def test_invalid_injections_name_the_valid_choices(registry, args, message):
 def test_clearing_an_unknown_target_is_an_error(registry):
     with pytest.raises(FaultError, match="valid targets"):
         registry.clear("kraken")
+
+
+def test_the_next_expiry_is_the_soonest(registry, clock):
+    assert registry.next_expiry() is None
+    registry.inject("coingecko", "5xx", seconds=5)
+    registry.inject("binance-rest", "stall", seconds=2)
+    registry.inject("binance-ws", "hang")
+    assert registry.next_expiry() == clock.now + 2
+
+
+def test_every_fault_has_an_effect_and_applies_where_it_can():
+    for kind in KINDS.values():
+        flags = (kind.resets, kind.holds, kind.stalls, kind.malformed, kind.shuts_down)
+        assert any(flags) or kind.status is not None, kind.name
+        assert set(kind.targets) <= set(TARGETS)
+    assert KINDS["shutdown"].targets == ("binance-ws",)

@@ -16,12 +16,13 @@ import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from tests.procs import free_port
+from harness.ports import unused_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 #: The simulator variant: what `COMPOSE_FILE=compose.yaml:compose.sim.yaml` in .env selects.
 FILES = ("compose.yaml", "compose.sim.yaml")
 #: The image tag whose layers stay between runs, so the next run's build is a cached one.
@@ -57,7 +58,7 @@ class Project:
 
     def __post_init__(self) -> None:
         for name in ("API", "STATS", "PROMETHEUS", "GRAFANA", "SIM_CONTROL", "LOCUST"):
-            self.ports[name] = free_port()
+            self.ports[name] = unused_port()
         self.image = f"ratewire-test:{self.name}"
 
     @property
@@ -79,7 +80,7 @@ class Project:
 
     def compose(
         self, *arguments: str, timeout: float = 300, check: bool = True
-    ) -> subprocess.CompletedProcess:
+    ) -> subprocess.CompletedProcess[str]:
         """``docker compose -p NAME -f compose.yaml -f compose.sim.yaml ARGUMENTS...``."""
         files = [option for file in FILES for option in ("-f", file)]
         command = ["docker", "compose", "-p", self.name, *files, *arguments]
@@ -113,12 +114,15 @@ class Project:
         courses = response.json()["courses"]
         return len(courses) == 8 and not any(course["stale"] for course in courses)
 
-    def containers(self) -> list[dict]:
+    def containers(self) -> list[dict[str, Any]]:
         """Every container of the project, running or not (``docker compose ps -a``)."""
         output = self.compose("ps", "-a", "--format", "json").stdout
         # One JSON object per line (older Compose printed one list).
         rows = [json.loads(line) for line in output.splitlines() if line.strip()]
-        return [row for item in rows for row in (item if isinstance(item, list) else [item])]
+        flat: list[dict[str, Any]] = [
+            row for item in rows for row in (item if isinstance(item, list) else [item])
+        ]
+        return flat
 
     def ids(self) -> dict[str, str]:
         """Container name -> ID, of the running ones."""
@@ -127,7 +131,8 @@ class Project:
     def exec(self, service: str, *command: str, index: int = 1) -> str:
         """A command's output, run in one container of ``service``."""
         arguments = ("exec", "-T", "--index", str(index), service, *command)
-        return self.compose(*arguments, timeout=60).stdout
+        output: str = self.compose(*arguments, timeout=60).stdout
+        return output
 
     def sql(self, query: str) -> list[list[str]]:
         """Rows of a query run by psql inside the postgres container."""
@@ -143,13 +148,16 @@ class Project:
         rows = csv.DictReader(io.StringIO(response.text.lstrip("# ")))
         return {row["svname"]: row for row in rows if row["pxname"] == "gateways"}
 
-    def writer(self, index: int) -> dict:
+    def writer(self, index: int) -> dict[str, Any]:
         """A replica's writer counters (``/api/v1/sources``), asked inside its container."""
         script = (
             "import json, urllib.request; print(json.dumps(json.load(urllib.request.urlopen("
             "'http://127.0.0.1:8000/api/v1/sources', timeout=5))['writer']))"
         )
-        return json.loads(self.exec("gateway", "python", "-c", script, index=index))
+        counters: dict[str, Any] = json.loads(
+            self.exec("gateway", "python", "-c", script, index=index)
+        )
+        return counters
 
     def down(self) -> None:
         """Take everything down, volumes too; keep the image's layers for the next run."""

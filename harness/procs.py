@@ -1,43 +1,36 @@
-"""Real processes on 127.0.0.1 for integration tests, always cleaned up.
+"""Child processes that are always cleaned up, and waiting on what they do.
 
-``ProcessGroup.spawn`` starts ``python -m <module>`` with a clean environment (no developer
-``.env`` leaks in: children run in a temporary directory) and its output in a file; ``stop_all``
-terminates them, killing what does not exit in time, and the fixture in ``conftest`` calls it
-whatever the test's outcome.
+``ProcessGroup.spawn`` starts ``python -m <module>`` (or any command) in a new session with a
+clean environment (no developer ``.env`` leaks in: children run in a directory of the group's)
+and its output in a file; ``stop_all`` terminates every process and whatever they started,
+killing what does not exit in time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
+class ProcessExited(Exception):
+    """A child ended while the harness was waiting for it to do something."""
 
 
 def wait_for(
-    probe: Callable[[], T], timeout: float, interval: float = 0.02, what: str = "condition"
+    probe: Callable[[], T | None],
+    timeout: float,
+    interval: float = 0.02,
+    what: str = "condition",
 ) -> T:
     """Poll ``probe`` until it returns something truthy; return it, or fail after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -48,6 +41,21 @@ def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not met within {timeout} s")
         time.sleep(interval)
+
+
+async def until(probe: Callable[[], T | Awaitable[T]], timeout: float, interval: float = 0.01) -> T:
+    """:func:`wait_for` inside an event loop: poll ``probe`` (sync or async) without blocking
+    the loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
 
 
 def _session_members(session: int) -> list[int]:
@@ -86,7 +94,7 @@ def _end_session(session: int, grace: float = 3.0) -> None:
 class Process:
     """One child process with its output captured to a file."""
 
-    def __init__(self, name: str, popen: subprocess.Popen, log_path: Path) -> None:
+    def __init__(self, name: str, popen: subprocess.Popen[bytes], log_path: Path) -> None:
         self.name = name
         self.popen = popen
         self.log_path = log_path
@@ -100,6 +108,27 @@ class Process:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def wait_for(self, probe: Callable[[], T | None], timeout: float, what: str) -> T:
+        """:func:`wait_for`, failing at once (with the output) if the process ends first."""
+
+        def alive_probe() -> T | None:
+            result = probe()
+            if not result and not self.alive():
+                raise ProcessExited(
+                    f"{self.name} exited with {self.popen.returncode} before {what}:\n"
+                    + self.output()[-3000:]
+                )
+            return result
+
+        return wait_for(alive_probe, timeout, what=f"{self.name}: {what}")
+
+    def wait_for_line(self, pattern: str | re.Pattern[str], timeout: float) -> re.Match[str]:
+        """The first match of ``pattern`` in the output, once it is there."""
+        compiled = re.compile(pattern)
+        return self.wait_for(
+            lambda: compiled.search(self.output()), timeout, what=f"a line matching {pattern!r}"
+        )
 
     def signal(self, signum: int) -> None:
         if self.alive():
@@ -123,7 +152,7 @@ class Process:
 
 
 class ProcessGroup:
-    """The processes one test started."""
+    """The processes one test (or one benchmark) started."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -137,7 +166,7 @@ class ProcessGroup:
         python: bool = True,
         cwd: Path | None = None,
     ) -> Process:
-        """Start ``python -m args...`` (or ``args`` when ``python`` is false), in the test's
+        """Start ``python -m args...`` (or ``args`` when ``python`` is false), in the group's
         directory unless ``cwd`` says otherwise."""
         log_path = self.workdir / f"{name}.log"
         child_env = {
