@@ -19,16 +19,32 @@ QUANTUM = Decimal("1e-8")
 
 
 @dataclass(frozen=True, slots=True)
+class LegPrice:
+    """One price behind a course, as the book held it when the course was priced."""
+
+    source: str  #: the exchanger, e.g. ``binance``
+    instrument: str  #: the source's own name, e.g. ``BTCUSDT`` or ``bitcoin.rub``
+    price: Decimal
+    at: int  #: the leg's exchange time, ms since the epoch
+
+
+@dataclass(frozen=True, slots=True)
 class Course:
-    """One direction's served value."""
+    """One direction's served value, with the prices behind it."""
 
     direction: str
     value: Decimal
     exchanger: str
-    #: exchange time of the oldest leg, ms: every input is at least this new
+    #: exchange time of the newest leg, ms: when the value last changed
     updated_at: int
     stale: bool
     via: tuple[str, ...] = ()
+    #: every price behind the value, in the recipe's order, each with its own time
+    legs: tuple[LegPrice, ...] = ()
+    #: relative deviation from the other source's fresh value (None: only one is fresh)
+    deviation: Decimal | None = None
+    #: the deviation is beyond the guard's threshold
+    disputed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +67,50 @@ def _round(value: Decimal) -> Decimal:
     return Decimal(text if "." in text else text + ".0")
 
 
-def _evaluate(recipe: Recipe, book: RateBook, budgets: Budgets) -> tuple[Decimal, int, float]:
-    """``(value, updated_at, fresh_until)``; raises KeyError when a leg is unknown."""
+@dataclass(frozen=True, slots=True)
+class _Evaluated:
+    recipe: Recipe
+    value: Decimal
+    legs: tuple[LegPrice, ...]
+    fresh_until: float
+
+    @property
+    def updated_at(self) -> int:
+        """The newest leg's time: when the value last changed."""
+        return max((leg.at for leg in self.legs), default=0)
+
+    @property
+    def oldest_at(self) -> int:
+        """The oldest leg's time: every input is at least this new."""
+        return min((leg.at for leg in self.legs), default=0)
+
+
+def _evaluate(recipe: Recipe, book: RateBook, budgets: Budgets) -> _Evaluated:
+    """The recipe's value and legs; raises KeyError when a leg is unknown."""
     value = Decimal(1)
-    updated_at = None
+    legs = []
     fresh_until = float("inf")
     for leg in recipe.legs:
         tick = book.ticks[leg.key]
         price = tick.price
         value = _CONTEXT.multiply(value, price) if leg.power > 0 else _CONTEXT.divide(value, price)
-        updated_at = tick.exchange_ts if updated_at is None else min(updated_at, tick.exchange_ts)
+        legs.append(LegPrice(leg.source, leg.instrument, price, tick.exchange_ts))
         alive_at = book.alive_at(leg.key)
         leg_until = float("-inf") if alive_at is None else alive_at + budgets.of(leg.role)
         fresh_until = min(fresh_until, leg_until)
-    return _round(value), updated_at or 0, fresh_until
+    return _Evaluated(recipe, _round(value), tuple(legs), fresh_until)
+
+
+def _course(direction: str, evaluated: _Evaluated, stale: bool) -> Course:
+    return Course(
+        direction,
+        evaluated.value,
+        evaluated.recipe.exchanger,
+        evaluated.updated_at,
+        stale,
+        evaluated.recipe.via,
+        evaluated.legs,
+    )
 
 
 def price_direction(
@@ -75,21 +121,22 @@ def price_direction(
     The first recipe (of ``exchanger`` only, when given) whose legs are all fresh wins; when
     none is fresh, the one with the newest data is served, marked stale.
     """
-    stale: Course | None = None
+    stale: _Evaluated | None = None
     for recipe in RECIPES[direction]:
         if exchanger is not None and recipe.exchanger != exchanger:
             continue
         try:
-            value, updated_at, fresh_until = _evaluate(recipe, book, budgets)
+            evaluated = _evaluate(recipe, book, budgets)
         except KeyError:
             continue
-        if fresh_until > now:
-            return Course(direction, value, recipe.exchanger, updated_at, False, recipe.via), (
-                fresh_until
-            )
-        if stale is None or updated_at > stale.updated_at:
-            stale = Course(direction, value, recipe.exchanger, updated_at, True, recipe.via)
-    return stale, float("inf")
+        if evaluated.fresh_until > now:
+            return _course(direction, evaluated, False), evaluated.fresh_until
+        # The same rule as before legs were shown: the recipe whose oldest input is newest.
+        if stale is None or evaluated.oldest_at > stale.oldest_at:
+            stale = evaluated
+    if stale is None:
+        return None, float("inf")
+    return _course(direction, stale, True), float("inf")
 
 
 @dataclass(frozen=True, slots=True)

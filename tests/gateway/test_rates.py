@@ -42,6 +42,21 @@ def test_the_body_is_the_assignments_shape_with_provenance():
         "exchanger": "binance",
         "updated_at": "2025-11-24T16:00:00.000Z",
         "stale": False,
+        "legs": [
+            {
+                "source": "binance",
+                "instrument": "BTCUSDT",
+                "price": 97000.50,
+                "at": "2025-11-24T16:00:00.000Z",
+            },
+            {
+                "source": "binance",
+                "instrument": "USDCUSDT",
+                "price": 1.0001,
+                "at": "2025-11-24T16:00:00.000Z",
+            },
+        ],
+        "disputed": False,
     }
     assert body["courses"][1]["via"] == ["coingecko"]
 
