@@ -8,10 +8,11 @@ so every replica holding the same ticks computes the same bytes.
 from __future__ import annotations
 
 import decimal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from gateway.book import RateBook
+from gateway.guard import Guard, judge
 from gateway.recipes import DIRECTIONS, RECIPES, Recipe, Role
 
 _CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
@@ -113,30 +114,61 @@ def _course(direction: str, evaluated: _Evaluated, stale: bool) -> Course:
     )
 
 
+def _candidates(direction: str, book: RateBook, budgets: Budgets) -> list[_Evaluated]:
+    """Every recipe of ``direction`` whose legs are all known, in source priority."""
+    evaluated = []
+    for recipe in RECIPES[direction]:
+        try:
+            evaluated.append(_evaluate(recipe, book, budgets))
+        except KeyError:
+            continue
+    return evaluated
+
+
+def _choose(
+    direction: str,
+    candidates: list[_Evaluated],
+    now: float,
+    guard: Guard,
+    exchanger: str | None,
+) -> tuple[Course | None, float]:
+    fresh = [c for c in candidates if c.fresh_until > now]
+    eligible = [c for c in candidates if exchanger in (None, c.recipe.exchanger)]
+    first = next((c for c in eligible if c.fresh_until > now), None)
+    if first is None:
+        # The same rule as before legs were shown: the recipe whose oldest input is newest.
+        stale = max(eligible, key=lambda c: c.oldest_at, default=None)
+        return (None if stale is None else _course(direction, stale, True)), float("inf")
+    other = next((c for c in fresh if c.recipe.exchanger != first.recipe.exchanger), None)
+    verdict = judge(
+        (first.recipe.exchanger, first.value),
+        None if other is None else (other.recipe.exchanger, other.value),
+        guard,
+        filtered=exchanger is not None,
+    )
+    served = other if verdict.switch and other is not None else first
+    course = replace(
+        _course(direction, served, False), deviation=verdict.deviation, disputed=verdict.disputed
+    )
+    # The verdict changes when any fresh value goes stale, not only the served one.
+    return course, min(c.fresh_until for c in fresh)
+
+
 def price_direction(
-    direction: str, book: RateBook, now: float, budgets: Budgets, exchanger: str | None = None
+    direction: str,
+    book: RateBook,
+    now: float,
+    budgets: Budgets,
+    exchanger: str | None = None,
+    guard: Guard = Guard(),
 ) -> tuple[Course | None, float]:
     """The course for ``direction`` and until when it stays as it is (``inf`` if stale).
 
-    The first recipe (of ``exchanger`` only, when given) whose legs are all fresh wins; when
-    none is fresh, the one with the newest data is served, marked stale.
+    The first recipe (of ``exchanger`` only, when given) whose legs are all fresh wins, checked
+    by ``guard`` against the other source's fresh value (which may serve that one instead);
+    when none is fresh, the one with the newest data is served, marked stale.
     """
-    stale: _Evaluated | None = None
-    for recipe in RECIPES[direction]:
-        if exchanger is not None and recipe.exchanger != exchanger:
-            continue
-        try:
-            evaluated = _evaluate(recipe, book, budgets)
-        except KeyError:
-            continue
-        if evaluated.fresh_until > now:
-            return _course(direction, evaluated, False), evaluated.fresh_until
-        # The same rule as before legs were shown: the recipe whose oldest input is newest.
-        if stale is None or evaluated.oldest_at > stale.oldest_at:
-            stale = evaluated
-    if stale is None:
-        return None, float("inf")
-    return _course(direction, stale, True), float("inf")
+    return _choose(direction, _candidates(direction, book, budgets), now, guard, exchanger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,13 +181,31 @@ class Pricing:
 
 
 def price_all(
-    book: RateBook, now: float, budgets: Budgets, exchanger: str | None = None
+    book: RateBook,
+    now: float,
+    budgets: Budgets,
+    exchanger: str | None = None,
+    guard: Guard = Guard(),
 ) -> Pricing:
     """Every direction priced at ``now``, by every recipe or by ``exchanger``'s only."""
-    courses = []
-    valid_until = float("inf")
+    return price_filters(book, now, budgets, (exchanger,), guard)[exchanger]
+
+
+def price_filters(
+    book: RateBook,
+    now: float,
+    budgets: Budgets,
+    filters: tuple[str | None, ...],
+    guard: Guard = Guard(),
+) -> dict[str | None, Pricing]:
+    """Every direction priced at ``now`` for each exchanger filter (None: every source), each
+    recipe evaluated once for all of them."""
+    courses: dict[str | None, list[Course | None]] = {name: [] for name in filters}
+    valid_until = dict.fromkeys(filters, float("inf"))
     for direction in DIRECTIONS:
-        course, until = price_direction(direction, book, now, budgets, exchanger)
-        courses.append(course)
-        valid_until = min(valid_until, until)
-    return Pricing(tuple(courses), valid_until)
+        candidates = _candidates(direction, book, budgets)
+        for name in filters:
+            course, until = _choose(direction, candidates, now, guard, name)
+            courses[name].append(course)
+            valid_until[name] = min(valid_until[name], until)
+    return {name: Pricing(tuple(courses[name]), valid_until[name]) for name in filters}

@@ -56,6 +56,7 @@ def test_the_body_is_the_assignments_shape_with_provenance():
                 "at": "2025-11-24T16:00:00.000Z",
             },
         ],
+        "deviation": 0.000008,  # 96990.80091991 / 96990 - 1
         "disputed": False,
     }
     assert body["courses"][1]["via"] == ["coingecko"]
@@ -65,6 +66,7 @@ def test_values_are_json_numbers_written_exactly():
     raw = answers_of(loaded()).answer(ALL).body
     assert b'"value":96990.80091991,' in raw
     assert b'"value":0.99990001,' in raw
+    assert b'"deviation":0.000008,' in raw
 
 
 def test_same_rates_same_bytes_same_tag_on_two_replicas():
