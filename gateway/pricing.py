@@ -8,7 +8,7 @@ so every replica holding the same ticks computes the same bytes.
 from __future__ import annotations
 
 import decimal
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from gateway.book import RateBook
@@ -57,7 +57,9 @@ class Budgets:
     fiat: float = 900.0
 
     def of(self, role: Role) -> float:
-        return {Role.LIVE: self.live, Role.SLOW: self.slow, Role.FIAT: self.fiat}[role]
+        if role is Role.LIVE:
+            return self.live
+        return self.slow if role is Role.SLOW else self.fiat
 
 
 def _round(value: Decimal) -> Decimal:
@@ -102,7 +104,13 @@ def _evaluate(recipe: Recipe, book: RateBook, budgets: Budgets) -> _Evaluated:
     return _Evaluated(recipe, _round(value), tuple(legs), fresh_until)
 
 
-def _course(direction: str, evaluated: _Evaluated, stale: bool) -> Course:
+def _course(
+    direction: str,
+    evaluated: _Evaluated,
+    stale: bool,
+    deviation: Decimal | None = None,
+    disputed: bool = False,
+) -> Course:
     return Course(
         direction,
         evaluated.value,
@@ -111,6 +119,8 @@ def _course(direction: str, evaluated: _Evaluated, stale: bool) -> Course:
         stale,
         evaluated.recipe.via,
         evaluated.legs,
+        deviation,
+        disputed,
     )
 
 
@@ -147,9 +157,11 @@ def _choose(
         filtered=exchanger is not None,
     )
     served = other if verdict.switch and other is not None else first
-    course = replace(
-        _course(direction, served, False), deviation=verdict.deviation, disputed=verdict.disputed
-    )
+    # An answer filtered by exchanger shows that source's values: it keeps the verdict but not
+    # the deviation, which moves with the other source's every tick and would change the
+    # answer (and its ETag) as often, though the values asked for did not change.
+    deviation = verdict.deviation if exchanger is None else None
+    course = _course(direction, served, False, deviation, verdict.disputed)
     # The verdict changes when any fresh value goes stale, not only the served one.
     return course, min(c.fresh_until for c in fresh)
 
