@@ -98,6 +98,10 @@ def test_prefer_aggregate_serves_the_disputed_ones_from_coingecko_and_back():
     }
     assert {d for d, c in served.items() if c.exchanger == "coingecko"} == USDT_DIRECTIONS
     assert all(served[d].disputed and served[d].deviation > 0 for d in USDT_DIRECTIONS)
+    # Asked for by name, Binance's values are still served, marked.
+    named = price_filters(book, 1.0, BUDGETS, FILTERS, PREFER)["binance"].courses
+    assert all(c.exchanger == "binance" for c in named)
+    assert {c.direction for c in named if c.disputed} == USDT_DIRECTIONS
     for message in binance_ticks(T0 + 1_000):
         book.apply_tick(message, 1.5)
     again = price_filters(book, 2.0, BUDGETS, FILTERS, PREFER)[None].courses
