@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PY_DIRS := $(wildcard bench common feeder forwarder gateway harness launcher monitoring simulator loadtest tests)
 
-.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer bench-cache bench-compose bench-faults bench screenshots
+.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer bench-reprice bench-cache bench-compose bench-faults bench screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ bench-faults: $(STAMP)  ## how the feeders ride out each exchange fault, against
 
 bench-writer: $(STAMP)  ## the tick writer's throughput into Postgres and its buffer's memory
 	$(BIN)/python -m bench.writer --ticks 200000 --batch 1000 5000 20000
+
+bench-reprice: $(STAMP)  ## what one tick costs a gateway: re-pricing (with the guard) and rendering
+	$(BIN)/python -m bench.reprice --ticks 20000 --rounds 5
 
 # make bench: DURATION (s), USERS, USER_RPS (each user's pace, 0: flat out), CACHE (on/off),
 # FAULTS (1: cut Binance for 20 s and kill gateway-1 during the run; empty: none).
