@@ -123,3 +123,19 @@ class ServerStates:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(5)
+
+
+@contextmanager
+def slowed(replica_url: str, milliseconds: int) -> Iterator[None]:
+    """A replica answering every request ``milliseconds`` late for the block, through its
+    control route (``GATEWAY_FAULT_INJECTION=true``)."""
+
+    def delay(value: int) -> None:
+        answer = httpx.put(f"{replica_url}/_control/delay", json={"milliseconds": value}, timeout=5)
+        answer.raise_for_status()
+
+    delay(milliseconds)
+    try:
+        yield
+    finally:
+        delay(0)

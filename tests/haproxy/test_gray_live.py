@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.gray import ServerStates, descendants, frozen
+from harness.gray import ServerStates, descendants, frozen, slowed
 from harness.procs import ProcessGroup, wait_for
 from harness.stack import Demo, remove_private_cluster, start_demo
 from harness.wrk import SteadyLoad, WrkFigures
@@ -175,30 +175,14 @@ def test_a_frozen_replica_is_out_of_rotation_within_1_s_and_costs_no_client(stac
         assert retried
 
 
-class Slow(AbstractContextManager[None]):
-    """A replica answering every request ``milliseconds`` late, through its control route."""
-
-    def __init__(self, url: str, milliseconds: int) -> None:
-        self.url = f"{url}/_control/delay"
-        self.milliseconds = milliseconds
-
-    def _set(self, milliseconds: int) -> None:
-        answer = httpx.put(self.url, json={"milliseconds": milliseconds}, timeout=5)
-        assert answer.status_code == 200, answer.text
-
-    def __enter__(self) -> None:
-        self._set(self.milliseconds)
-
-    def __exit__(self, *_exc: object) -> None:
-        self._set(0)
-
-
 def test_a_slow_replica_costs_no_client(stack: Stack):
     settled(stack)
     # Never through the public port.
     through = httpx.put(f"{stack.demo.api}/_control/delay", json={"milliseconds": 1}, timeout=5)
     assert through.status_code == 404
-    run = under_load(stack, "gateway-1 answering 500 ms late", lambda: Slow(stack.replica(1), 500))
+    run = under_load(
+        stack, "gateway-1 answering 500 ms late", lambda: slowed(stack.replica(1), 500)
+    )
     out, back = rotation(stack, run)
     assert_no_client_noticed(run)
     assert out <= 1.0
