@@ -77,6 +77,7 @@ class ServerStates:
                 try:
                     text = client.get(self.url).text.lstrip("# ")
                 except httpx.HTTPError:
+                    self._stop.wait(self.interval)
                     continue
                 at = time.monotonic()
                 for row in csv.DictReader(io.StringIO(text)):
