@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.api import install_routes
 from gateway.docs import install_docs
+from gateway.faults import install_fault_injection
 from gateway.metrics import (
     GatewayCollector,
     WriterHistograms,
@@ -56,4 +57,6 @@ def create_app(settings: GatewaySettings, on_fatal: Callable[[], None] | None = 
     install_metrics_route(app, registry)
     if settings.gateway_http_metrics:
         instrument_http(app, registry)
+    if settings.gateway_fault_injection:
+        install_fault_injection(app)
     return app

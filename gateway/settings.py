@@ -42,6 +42,9 @@ class GatewaySettings(SubscriberSettings):
     #: Per-route HTTP metrics (prometheus-fastapi-instrumentator); the domain metrics on
     #: /metrics stay either way. Off only to measure what they cost.
     gateway_http_metrics: bool = True
+    #: Serve PUT /_control/delay (to loopback clients only), which makes every request of this
+    #: replica wait a given time: a slow replica on purpose, for tests and drills.
+    gateway_fault_injection: bool = False
 
     #: Postgres, e.g. ``postgres://user:password@host:5432/rates?sslmode=disable``. Without it
     #: the gateway neither stores ticks nor warms up from them.

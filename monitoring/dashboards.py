@@ -89,6 +89,50 @@ SERVICE = Dashboard(
             "reqps",
         ),
         Panel(
+            "Response time per replica (HAProxy)",
+            (
+                Query(
+                    "max by (server) "
+                    '(haproxy_server_response_time_average_seconds{proxy="gateways"})',
+                    "{{server}}",
+                ),
+            ),
+            "s",
+            description="Each replica's answers as HAProxy waits for them (average of its last "
+            "1024): a slow replica stands out here before its health checks fail.",
+        ),
+        Panel(
+            "Courses p99 per replica (gateways)",
+            (
+                Query(
+                    "histogram_quantile(0.99, sum by (instance, le) (rate("
+                    f'http_request_duration_seconds_bucket{{handler=~"{COURSES}"}}[1m])))',
+                    "{{instance}}",
+                ),
+            ),
+            "s",
+            description="As each replica measures itself: a replica slow only here is busy; "
+            "slow only at HAProxy, it is starved or frozen.",
+        ),
+        Panel(
+            "Retries and failed checks per replica (HAProxy)",
+            (
+                Query(
+                    "sum by (server) (rate(haproxy_server_retry_warnings_total"
+                    '{proxy="gateways"}[1m]))',
+                    "{{server}} retries",
+                ),
+                Query(
+                    "sum by (server) (rate(haproxy_server_check_failures_total"
+                    '{proxy="gateways"}[1m]))',
+                    "{{server}} failed checks",
+                ),
+            ),
+            "ops",
+            description="Requests a replica did not answer in time (sent to another one) and "
+            "health checks it failed: a hung replica.",
+        ),
+        Panel(
             "Gateway replicas up in HAProxy",
             (Query('haproxy_backend_active_servers{proxy="gateways"}', "up"),),
             kind="stat",

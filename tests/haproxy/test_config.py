@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.stack import StackSettings, haproxy_backend
+from launcher.stack import GATEWAYS_POLICY, StackSettings, haproxy_backend
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {
@@ -66,3 +66,15 @@ def test_compose_finds_each_replica_by_its_container_name():
     assert [words[2] for words in servers] == [
         f'"${{GATEWAY_NAME_PREFIX}}{n}:8000"' for n in range(1, 11)
     ]
+
+
+def test_both_deployments_check_and_retry_the_replicas_alike():
+    """Compose's backend repeats the native one's policy (launcher/stack.py says why), adding
+    only Docker's DNS to the servers' defaults."""
+    lines = [
+        line.strip() for line in (ROOT / "haproxy/gateways-compose.cfg").read_text().splitlines()
+    ]
+    for policy in GATEWAYS_POLICY:
+        assert any(
+            line == policy or line.startswith(f"{policy} resolvers ") for line in lines
+        ), policy
