@@ -1,0 +1,208 @@
+"""The served values and their candles: the SQL, and the conversions between rows and values.
+
+Directions and exchangers are stored as small ids, numbered as the migration's ``directions``
+and ``exchangers`` tables are (a test holds the two together). Times travel as integer seconds
+or milliseconds and become ``timestamptz`` in SQL; values as decimal text, exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from common.markets import BINANCE, COINGECKO
+from gateway.recipes import DIRECTIONS
+
+#: A connection, or one lent by a pool.
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+DIRECTION_IDS: dict[str, int] = {name: number for number, name in enumerate(DIRECTIONS, 1)}
+EXCHANGER_IDS: dict[str, int] = {BINANCE: 1, COINGECKO: 2}
+EXCHANGER_NAMES: dict[int, str] = {number: name for name, number in EXCHANGER_IDS.items()}
+
+
+def _fold(table: str, width: str) -> str:
+    """Fold the rows just stored (``fresh``) into ``table``'s candles of ``width``. Merging
+    by the open's and the close's times makes folding order-free and idempotent."""
+    return f"""
+INSERT INTO {table} AS c (bucket, open_at, close_at, direction, exchanger, open, high, low, close)
+SELECT date_bin('{width}', at, timestamptz 'epoch'), min(at), max(at), direction,
+       (array_agg(exchanger ORDER BY at DESC))[1], (array_agg(value ORDER BY at))[1],
+       max(value), min(value), (array_agg(value ORDER BY at DESC))[1]
+FROM fresh
+GROUP BY direction, 1
+ORDER BY direction, 1
+ON CONFLICT (direction, bucket) DO UPDATE SET
+    open = CASE WHEN excluded.open_at < c.open_at THEN excluded.open ELSE c.open END,
+    open_at = least(c.open_at, excluded.open_at),
+    high = greatest(c.high, excluded.high),
+    low = least(c.low, excluded.low),
+    close = CASE WHEN excluded.close_at > c.close_at THEN excluded.close ELSE c.close END,
+    exchanger = CASE WHEN excluded.close_at > c.close_at
+                     THEN excluded.exchanger ELSE c.exchanger END,
+    close_at = greatest(c.close_at, excluded.close_at)
+"""
+
+
+#: Store a batch; only the rows new to the table are folded into the candles, so a row
+#: another replica stored first is never counted twice.
+INSERT_SERVED = f"""
+WITH fresh AS (
+    INSERT INTO served (at, set_at, direction, exchanger, stale, disputed, value, via)
+    SELECT timestamptz 'epoch' + s * interval '1 second',
+           timestamptz 'epoch' + u * interval '1 millisecond', d, x, st, dp, v::numeric,
+           string_to_array(nullif(w, ''), ',')
+    FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::smallint[], $5::bool[],
+                $6::bool[], $7::text[], $8::text[]) AS batch(s, u, d, x, st, dp, v, w)
+    ORDER BY d, s
+    ON CONFLICT DO NOTHING
+    RETURNING at, direction, exchanger, value
+), minutes AS ({_fold("candles_1m", "1 minute")}
+), hours AS ({_fold("candles_1h", "1 hour")}
+)
+SELECT count(*) FROM fresh
+"""
+
+#: The row served at an instant: the newest at or before it (a backward scan of the key).
+SERVED_AT = """
+SELECT (extract(epoch from at))::bigint AS at_s,
+       (extract(epoch from set_at) * 1000)::bigint AS set_ms,
+       exchanger, stale, disputed, value::text AS value, via
+FROM served
+WHERE direction = $1 AND at <= timestamptz 'epoch' + $2::bigint * interval '1 millisecond'
+ORDER BY at DESC
+LIMIT 1
+"""
+
+_CANDLES_STORED = """
+SELECT (extract(epoch from bucket))::bigint AS bucket_s, open::text, high::text, low::text,
+       close::text, exchanger
+FROM {table}
+WHERE direction = $1
+  AND bucket >= timestamptz 'epoch' + $2::bigint * interval '1 second'
+  AND bucket < timestamptz 'epoch' + $3::bigint * interval '1 second'
+ORDER BY bucket
+"""
+
+_CANDLES_MERGED = """
+SELECT (extract(epoch from date_bin($4::bigint * interval '1 second', bucket,
+                                   timestamptz 'epoch')))::bigint AS bucket_s,
+       ((array_agg(open ORDER BY open_at))[1])::text AS open, max(high)::text AS high,
+       min(low)::text AS low, ((array_agg(close ORDER BY close_at DESC))[1])::text AS close,
+       (array_agg(exchanger ORDER BY close_at DESC))[1] AS exchanger
+FROM {table}
+WHERE direction = $1
+  AND bucket >= timestamptz 'epoch' + $2::bigint * interval '1 second'
+  AND bucket < timestamptz 'epoch' + $3::bigint * interval '1 second'
+GROUP BY 1
+ORDER BY 1
+"""
+
+#: Candle widths (seconds) by name, each read from the finest rollup that divides it.
+INTERVALS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
+
+
+def _candles_query(width: int) -> tuple[str, tuple[int, ...]]:
+    """The statement reading candles of ``width`` seconds, and its arguments past the range:
+    a rollup's own width is read as stored, wider candles are merged from it."""
+    table, rollup = ("candles_1h", 3600) if width % 3600 == 0 else ("candles_1m", 60)
+    if width == rollup:
+        return _CANDLES_STORED.format(table=table), ()
+    return _CANDLES_MERGED.format(table=table), (width,)
+
+
+#: One served value as stored: (second, set ms, direction id, exchanger id, stale, disputed,
+#: value text, via joined by commas).
+Row = tuple[int, int, int, int, bool, bool, str, str]
+
+
+async def insert_rows(connection: Connection, rows: Sequence[Row]) -> int:
+    """Store ``rows`` and fold them into the candles; returns how many were new."""
+    count: int = await connection.fetchval(INSERT_SERVED, *map(list, zip(*rows)))
+    return count
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What was served for a direction from ``at_s`` on."""
+
+    at_s: int  #: the second it was served from
+    set_ms: int  #: its updated_at
+    exchanger: str
+    stale: bool
+    disputed: bool
+    value: Decimal
+    via: tuple[str, ...]
+
+
+async def served_at(connection: Connection, direction: str, at_ms: int) -> Served | None:
+    """The value served for ``direction`` at ``at_ms``, or None before the first stored."""
+    row = await connection.fetchrow(SERVED_AT, DIRECTION_IDS[direction], at_ms)
+    if row is None:
+        return None
+    return Served(
+        row["at_s"],
+        row["set_ms"],
+        EXCHANGER_NAMES[row["exchanger"]],
+        row["stale"],
+        row["disputed"],
+        Decimal(row["value"]),
+        tuple(row["via"] or ()),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    start_s: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    exchanger: str
+
+
+async def candles(
+    connection: Connection, direction: str, width: int, from_s: int, to_s: int
+) -> list[Candle]:
+    """``direction``'s candles of ``width`` seconds starting in [from_s, to_s), oldest first."""
+    statement, extra = _candles_query(width)
+    rows = await connection.fetch(statement, DIRECTION_IDS[direction], from_s, to_s, *extra)
+    return [
+        Candle(
+            row["bucket_s"],
+            Decimal(row["open"]),
+            Decimal(row["high"]),
+            Decimal(row["low"]),
+            Decimal(row["close"]),
+            EXCHANGER_NAMES[row["exchanger"]],
+        )
+        for row in rows
+    ]
+
+
+#: Retention: the oldest rows of ``table`` before a time, a small batch per transaction.
+_DELETE_OLDEST = """
+WITH doomed AS (
+    SELECT ctid FROM {table}
+    WHERE {column} < timestamptz 'epoch' + $1::bigint * interval '1 millisecond'
+      AND pg_try_advisory_xact_lock(hashtext('ratewire.retention.{table}'))
+    LIMIT $2
+)
+DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM doomed)
+"""
+
+#: What retention trims: served seconds, and minute candles (kept longer); hour candles stay.
+TRIMMED = ("served", "candles_1m")
+
+
+async def delete_oldest(connection: Connection, table: str, before_ms: int, batch: int) -> int:
+    """Delete up to ``batch`` rows of ``table`` (one of :data:`TRIMMED`) older than
+    ``before_ms``; returns how many went."""
+    column = "at" if table == "served" else "bucket"
+    statement = _DELETE_OLDEST.format(table=table, column=column)
+    status = await connection.execute(statement, before_ms, batch)
+    return int(status.rsplit(" ", 1)[1])
