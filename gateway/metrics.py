@@ -146,7 +146,8 @@ class GatewayCollector(Collector):
         for direction, course in zip(DIRECTIONS, courses):
             if course is None:
                 continue
-            age.add_metric([direction], max(0.0, (now - course.updated_at) / 1000))
+            oldest = min((leg.at for leg in course.legs), default=course.updated_at)
+            age.add_metric([direction], max(0.0, (now - oldest) / 1000))
             for exchanger in EXCHANGERS:
                 serving.add_metric([direction, exchanger], int(course.exchanger == exchanger))
             stale.add_metric([direction], int(course.stale))

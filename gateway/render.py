@@ -29,7 +29,8 @@ def iso_ms(epoch_ms: int) -> str:
 
 
 def course_json(course: Course) -> dict[str, object]:
-    """One course as the API shows it; ``via`` only for cross rates."""
+    """One course as the API shows it; ``via`` only for cross rates, ``deviation`` only when
+    both sources are fresh."""
     entry: dict[str, object] = {
         "direction": course.direction,
         "value": course.value,
@@ -39,6 +40,18 @@ def course_json(course: Course) -> dict[str, object]:
     }
     if course.via:
         entry["via"] = list(course.via)
+    entry["legs"] = [
+        {
+            "source": leg.source,
+            "instrument": leg.instrument,
+            "price": leg.price,
+            "at": iso_ms(leg.at),
+        }
+        for leg in course.legs
+    ]
+    if course.deviation is not None:
+        entry["deviation"] = course.deviation
+    entry["disputed"] = course.disputed
     return entry
 
 

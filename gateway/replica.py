@@ -41,7 +41,7 @@ class Gateway:
         on_fatal: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
-        self.rates = Rates(settings.budgets())
+        self.rates = Rates(settings.budgets(), settings.guard())
         self.subscriber: Subscriber | None = None
         self.writer: TickWriter | None = None
         #: records what the API serves into the ``served`` table (with the tick writer)

@@ -78,6 +78,18 @@ IF_NONE_MATCH: dict[str, Any] = {
 }
 
 
+class LegPrice(BaseModel):
+    """One price behind a course, with its own time."""
+
+    source: Exchanger = Field(description="The exchanger that quoted it.")
+    instrument: str = Field(
+        description="The source's own name for it: a Binance symbol (`BTCUSDT`) or a "
+        "CoinGecko coin and currency (`bitcoin.rub`)."
+    )
+    price: float = Field(description="The price as the exchange gave it.")
+    at: datetime = Field(description="The exchange's time of this price (UTC, ms).")
+
+
 class Course(BaseModel):
     """One direction's rate, and where it came from."""
 
@@ -85,7 +97,8 @@ class Course(BaseModel):
     value: float = Field(description="The rate, rounded half-even to 8 decimal places.")
     exchanger: Exchanger = Field(description="The exchanger that produced it.")
     updated_at: datetime = Field(
-        description="The exchange's time of the oldest price behind the value (UTC, ms)."
+        description="The exchange's time of the newest price behind the value, when the value "
+        "last changed (UTC, ms); each leg's own time is in `legs`."
     )
     stale: bool = Field(
         description="True when no source for the direction is alive: the newest value known."
@@ -94,6 +107,18 @@ class Course(BaseModel):
         default_factory=list,
         description="A cross rate's second leg: the exchanger of its USD-RUB price "
         "(present only on cross rates).",
+    )
+    legs: list[LegPrice] = Field(
+        description="Every price behind the value, in the order the recipe combines them; "
+        "the oldest is still visible here."
+    )
+    deviation: float | None = Field(
+        default=None,
+        description="Relative deviation of the value from the other exchanger's fresh value "
+        "for the direction (`served / other - 1`); present only while both are fresh.",
+    )
+    disputed: bool = Field(
+        description="True when the two exchangers disagree by more than the guard's threshold."
     )
 
 
@@ -139,18 +164,62 @@ COURSES_RESPONSES: dict[int | str, dict[str, Any]] = {
                     "courses": [
                         {
                             "direction": "BTC-USD",
-                            "value": 97123.45,
+                            "value": 97123.44765523,
                             "exchanger": "binance",
                             "updated_at": "2026-11-24T10:00:00.123Z",
                             "stale": False,
+                            "legs": [
+                                {
+                                    "source": "binance",
+                                    "instrument": "BTCUSDT",
+                                    "price": 97133.16,
+                                    "at": "2026-11-24T10:00:00.123Z",
+                                },
+                                {
+                                    "source": "binance",
+                                    "instrument": "USDCUSDT",
+                                    "price": 1.0001,
+                                    "at": "2026-11-24T09:59:58.406Z",
+                                },
+                            ],
+                            "deviation": 0.000283,
+                            "disputed": False,
                         },
                         {
                             "direction": "BTC-RUB",
-                            "value": 8984519.3,
+                            "value": 8984344.49286281,
                             "exchanger": "binance",
-                            "updated_at": "2026-11-24T09:59:30.000Z",
+                            "updated_at": "2026-11-24T10:00:00.123Z",
                             "stale": False,
                             "via": ["coingecko"],
+                            "legs": [
+                                {
+                                    "source": "binance",
+                                    "instrument": "BTCUSDT",
+                                    "price": 97133.16,
+                                    "at": "2026-11-24T10:00:00.123Z",
+                                },
+                                {
+                                    "source": "binance",
+                                    "instrument": "USDCUSDT",
+                                    "price": 1.0001,
+                                    "at": "2026-11-24T09:59:58.406Z",
+                                },
+                                {
+                                    "source": "coingecko",
+                                    "instrument": "bitcoin.rub",
+                                    "price": 8972000.0,
+                                    "at": "2026-11-24T09:59:30.000Z",
+                                },
+                                {
+                                    "source": "coingecko",
+                                    "instrument": "bitcoin.usd",
+                                    "price": 96990.0,
+                                    "at": "2026-11-24T09:59:30.000Z",
+                                },
+                            ],
+                            "deviation": 0.000294,
+                            "disputed": False,
                         },
                     ],
                 }

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr
 
 from common.settings import SubscriberSettings
+from gateway.guard import Guard, Policy
 from gateway.pricing import Budgets
 
 
@@ -22,6 +25,14 @@ class GatewaySettings(SubscriberSettings):
     freshness_coingecko_seconds: PositiveFloat = 150.0
     #: The USD-RUB ratio behind Binance's RUB directions.
     freshness_fiat_seconds: PositiveFloat = 900.0
+
+    #: A direction is disputed when its two sources' fresh values differ by more than this
+    #: share of the smaller: 0.02 is 2 %, far beyond how much CoinGecko's 60 s-cached
+    #: aggregate honestly trails Binance (README, "The guard").
+    guard_max_deviation: Decimal = Field(default=Decimal("0.02"), gt=0, lt=1)
+    #: flag: serve by source priority and mark the course; prefer-aggregate: a disputed
+    #: direction served by Binance is served from CoinGecko until they agree again.
+    guard_policy: Literal["flag", "prefer-aggregate"] = "flag"
 
     #: ``Cache-Control: max-age`` of answers, seconds.
     http_cache_max_age: int = Field(default=1, ge=0, le=60)
@@ -60,6 +71,9 @@ class GatewaySettings(SubscriberSettings):
     history_settle_seconds: NonNegativeFloat = 30.0
     #: ``Cache-Control: max-age`` of a history answer whose candles are all closed, seconds.
     history_closed_max_age: int = Field(default=86400, ge=0)
+
+    def guard(self) -> Guard:
+        return Guard(self.guard_max_deviation, Policy(self.guard_policy))
 
     def budgets(self) -> Budgets:
         return Budgets(
