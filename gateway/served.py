@@ -1,7 +1,8 @@
 """Recording what the API served: which courses become rows of the ``served`` table, and when.
 
 A course is recorded when it differs from the last one recorded for its direction (its value,
-exchanger, freshness or legs; not merely a newer ``updated_at``), at most once per second:
+exchanger, freshness, ``via`` or ``disputed``; not merely a newer ``updated_at`` or a leg's
+price that left the value as it was), at most once per second:
 
 * the first change within a second is recorded at once, with that second;
 * changes after it within the same second wait: the next :meth:`ServedRecorder.due` in a later
@@ -30,7 +31,7 @@ Identity = tuple[object, ...]
 
 
 def identity(course: Course) -> Identity:
-    return (course.value, course.exchanger, course.stale, course.via)
+    return (course.value, course.exchanger, course.stale, course.via, course.disputed)
 
 
 def row_of(course: Course, second: int) -> history_table.Row:
@@ -40,7 +41,7 @@ def row_of(course: Course, second: int) -> history_table.Row:
         history_table.DIRECTION_IDS[course.direction],
         history_table.EXCHANGER_IDS[course.exchanger],
         course.stale,
-        False,  # disputed: set once courses say so
+        course.disputed,
         str(course.value),
         ",".join(course.via),
     )

@@ -43,6 +43,9 @@ def test_a_newer_time_alone_is_not_a_change_but_a_new_source_or_staleness_is():
     assert recorder.due(T + 2_000)[0][3] == 2  # coingecko's id
     recorder.observe([course("100.0", exchanger="coingecko", stale=True)])
     assert recorder.due(T + 3_000)[0][4] is True
+    disputed = Course("BTC-USD", Decimal("100.0"), "coingecko", T, True, disputed=True)
+    recorder.observe([disputed])
+    assert recorder.due(T + 4_000)[0][5] is True
 
 
 def test_directions_without_a_course_record_nothing():
