@@ -79,7 +79,7 @@ LIMIT 1
 """
 
 _CANDLES_STORED = """
-SELECT (extract(epoch from bucket))::bigint AS bucket_s, open, high, low, close, exchanger
+SELECT bucket, open, high, low, close, exchanger
 FROM {table}
 WHERE direction = $1
   AND bucket >= timestamptz 'epoch' + $2::bigint * interval '1 second'
@@ -88,8 +88,7 @@ ORDER BY bucket
 """
 
 _CANDLES_MERGED = """
-SELECT (extract(epoch from date_bin($4::bigint * interval '1 second', bucket,
-                                   timestamptz 'epoch')))::bigint AS bucket_s,
+SELECT date_bin($4::bigint * interval '1 second', bucket, timestamptz 'epoch') AS bucket,
        (array_agg(open ORDER BY open_at))[1] AS open, max(high) AS high, min(low) AS low,
        (array_agg(close ORDER BY close_at DESC))[1] AS close,
        (array_agg(exchanger ORDER BY close_at DESC))[1] AS exchanger
@@ -103,12 +102,14 @@ ORDER BY 1
 
 #: The candles as the API's JSON array, built by the server: a day of minutes is 1,440 rows,
 #: and turning each into Python objects and back into JSON cost more than the query itself.
+#: Concatenation, and a timestamp's text in the ISO DateStyle (PostgreSQL's default), cost half
+#: of what json_build_object and to_char do.
 _AS_JSON = """
-SELECT coalesce(json_agg(json_build_object(
-           'time', to_char(to_timestamp(c.bucket_s) AT TIME ZONE 'UTC',
-                           'YYYY-MM-DD"T"HH24:MI:SS".000Z"'),
-           'open', c.open, 'high', c.high, 'low', c.low, 'close', c.close,
-           'exchanger', e.name) ORDER BY c.bucket_s), '[]')::text
+SELECT '[' || coalesce(string_agg(concat(
+           '{{"time":"', replace((c.bucket AT TIME ZONE 'UTC')::text, ' ', 'T'),
+           '.000Z","open":', c.open, ',"high":', c.high, ',"low":', c.low,
+           ',"close":', c.close, ',"exchanger":"', e.name, '"}}'
+       ), ',' ORDER BY c.bucket), '') || ']'
 FROM ({candles}) AS c JOIN exchangers e ON e.id = c.exchanger
 """
 
@@ -183,7 +184,7 @@ async def candles(
     rows = await connection.fetch(statement, DIRECTION_IDS[direction], from_s, to_s, *extra)
     return [
         Candle(
-            row["bucket_s"],
+            int(row["bucket"].timestamp()),
             row["open"],
             row["high"],
             row["low"],
