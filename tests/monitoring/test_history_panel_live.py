@@ -29,6 +29,7 @@ def expand(sql: str, direction: str, start: str, end: str, interval_ms: int) -> 
 
 
 async def run(url: str, *queries: str) -> list[list[asyncpg.Record]]:
+    """Store two hours of BTC-RUB and ETH-USD, then run ``queries``."""
     connection = await asyncpg.connect(url)
     try:
         rows = [
