@@ -39,6 +39,7 @@ from gateway.view import ReplicaView
 _json = msgspec.json.Encoder(decimal_format="number")
 _CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)
 _ANSWER_SHORT = b"public, max-age=1"
+_LEG_KEYS = ("source", "instrument", "price", "at")
 
 
 def _round(value: Decimal) -> Decimal:
@@ -89,12 +90,24 @@ def _served_json(direction: str, served: history_table.Served) -> dict[str, Any]
     }
     if served.via:
         entry["via"] = list(served.via)
+    # The same shape as the courses' legs (gateway.render).
+    entry["legs"] = [
+        dict(zip(_LEG_KEYS, (leg.source, leg.instrument, leg.price, iso_ms(leg.at))))
+        for leg in served.legs
+    ]
     return entry
 
 
 def _course_as_served(course: Course) -> history_table.Served:
     return history_table.Served(
-        0, course.updated_at, course.exchanger, course.stale, False, course.value, course.via
+        0,
+        course.updated_at,
+        course.exchanger,
+        course.stale,
+        course.disputed,
+        course.value,
+        course.via,
+        course.legs,
     )
 
 

@@ -15,7 +15,8 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from common.markets import BINANCE, COINGECKO
-from gateway.recipes import DIRECTIONS
+from gateway.pricing import LegPrice
+from gateway.recipes import DIRECTIONS, RECIPES
 
 #: A connection, or one lent by a pool.
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -76,6 +77,22 @@ FROM served
 WHERE direction = $1 AND at <= timestamptz 'epoch' + $2::bigint * interval '1 millisecond'
 ORDER BY at DESC
 LIMIT 1
+"""
+
+#: The prices behind a served value: for each leg of its recipe, the newest stored tick at or
+#: before the value's ``set_at`` (its newest leg's exchange time, so every leg is at or before
+#: it). The legs' prices are not repeated in every ``served`` row: the ticks hold them, as long.
+LEGS_AT = """
+SELECT wanted.source, wanted.instrument, tick.price, (extract(epoch from tick.exchange_ts) * 1000)::bigint AS at_ms
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS wanted(source, instrument, position)
+CROSS JOIN LATERAL (
+    SELECT price, exchange_ts FROM ticks
+    WHERE ticks.source = wanted.source AND ticks.instrument = wanted.instrument
+      AND exchange_ts <= timestamptz 'epoch' + $3::bigint * interval '1 millisecond'
+    ORDER BY exchange_ts DESC
+    LIMIT 1
+) AS tick
+ORDER BY wanted.position
 """
 
 _CANDLES_STORED = """
@@ -148,6 +165,26 @@ class Served:
     disputed: bool
     value: Decimal
     via: tuple[str, ...]
+    legs: tuple[LegPrice, ...] = ()
+
+
+async def legs_at(
+    connection: Connection, direction: str, exchanger: str, set_ms: int
+) -> tuple[LegPrice, ...]:
+    """The prices behind ``direction``'s value from ``exchanger`` set at ``set_ms``, from the
+    stored ticks (none when the recipe is gone or its ticks were deleted)."""
+    recipe = next((r for r in RECIPES[direction] if r.exchanger == exchanger), None)
+    if recipe is None:
+        return ()
+    rows = await connection.fetch(
+        LEGS_AT,
+        [leg.source for leg in recipe.legs],
+        [leg.instrument for leg in recipe.legs],
+        set_ms,
+    )
+    if len(rows) != len(recipe.legs):
+        return ()  # a leg's ticks are gone: no partial story
+    return tuple(LegPrice(r["source"], r["instrument"], r["price"], r["at_ms"]) for r in rows)
 
 
 async def served_at(connection: Connection, direction: str, at_ms: int) -> Served | None:
@@ -155,14 +192,16 @@ async def served_at(connection: Connection, direction: str, at_ms: int) -> Serve
     row = await connection.fetchrow(SERVED_AT, DIRECTION_IDS[direction], at_ms)
     if row is None:
         return None
+    exchanger = EXCHANGER_NAMES[row["exchanger"]]
     return Served(
         row["at_s"],
         row["set_ms"],
-        EXCHANGER_NAMES[row["exchanger"]],
+        exchanger,
         row["stale"],
         row["disputed"],
         Decimal(row["value"]),
         tuple(row["via"] or ()),
+        await legs_at(connection, direction, exchanger, row["set_ms"]),
     )
 
 

@@ -342,6 +342,10 @@ class Served(BaseModel):
     stale: bool
     disputed: bool
     via: list[Exchanger] = Field(default_factory=list, description="A cross rate's legs.")
+    legs: list[LegPrice] = Field(
+        description="The prices behind the value (from the stored ticks: empty once they are "
+        "deleted by retention)."
+    )
 
 
 class ServedAt(Served):

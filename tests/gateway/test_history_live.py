@@ -18,7 +18,7 @@ from gateway.history_table import DIRECTION_IDS, EXCHANGER_IDS
 from gateway.retention import DAY_MS, delete_expired_history
 from gateway.served import Recording, ServedWriter
 from gateway.settings import GatewaySettings
-from tests.gateway.ticks import binance_ticks, coingecko_ticks
+from tests.gateway.ticks import binance_ticks, coingecko_ticks, insert_ticks, tick
 
 pytestmark = pytest.mark.live
 
@@ -152,8 +152,8 @@ async def test_what_the_rates_serve_is_recorded_through_the_writer(database_url)
     tasks = [asyncio.create_task(writer.run()), asyncio.create_task(recording.run())]
     try:
         now = time.monotonic()
-        for tick in (*binance_ticks(now_ms()), *coingecko_ticks(now_ms())):
-            rates.apply(tick, now)
+        for given in (*binance_ticks(now_ms()), *coingecko_ticks(now_ms())):
+            rates.apply(given, now)
         rates.reprice(now)
         async with asyncio.timeout(10):
             while writer.stats.stored < 8:
@@ -229,6 +229,22 @@ async def test_history_answers_candles_with_a_tag_and_a_long_max_age_once_closed
 
 async def test_the_course_at_an_instant_and_a_conversion_then(database_url, client):
     await store(database_url, [row(DAY, "8984519.3")])
+    set_ms = DAY * 1000 - 250  # the row's updated_at: its newest leg's time
+    connection = await asyncpg.connect(database_url)
+    try:
+        await insert_ticks(
+            connection,
+            [
+                tick("BTCUSDT", "97000.1", set_ms - 900),
+                tick("BTCUSDT", "97000.2", set_ms),
+                tick("BTCUSDT", "97999.9", set_ms + 1),  # after the value: not behind it
+                tick("USDCUSDT", "1.0001", set_ms - 5_000),
+                tick("bitcoin.rub", "9000000", set_ms - 60_000, "coingecko"),
+                tick("bitcoin.usd", "97100", set_ms - 60_000, "coingecko"),
+            ],
+        )
+    finally:
+        await connection.close()
     before = await client.get("/api/v1/courses/at?direction=BTC-RUB&time=2025-11-23T23:59:59Z")
     assert before.status_code == 404
     at = await client.get("/api/v1/courses/at?direction=BTC-RUB&time=2025-11-24T00:00:00.5Z")
@@ -243,7 +259,17 @@ async def test_the_course_at_an_instant_and_a_conversion_then(database_url, clie
         "stale": False,
         "disputed": False,
         "via": ["coingecko"],
-    }
+        "legs": [
+            {"source": "binance", "instrument": "BTCUSDT", "price": 97000.2,
+             "at": "2025-11-23T23:59:59.750Z"},
+            {"source": "binance", "instrument": "USDCUSDT", "price": 1.0001,
+             "at": "2025-11-23T23:59:54.750Z"},
+            {"source": "coingecko", "instrument": "bitcoin.rub", "price": 9000000,
+             "at": "2025-11-23T23:58:59.750Z"},
+            {"source": "coingecko", "instrument": "bitcoin.usd", "price": 97100,
+             "at": "2025-11-23T23:58:59.750Z"},
+        ],
+    }  # fmt: skip
     converted = await client.get(
         "/api/v1/convert?from=BTC&to=RUB&amount=0.25&time=2025-11-24T00:00:01Z"
     )
