@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PY_DIRS := $(wildcard bench common feeder forwarder gateway harness launcher monitoring simulator loadtest tests)
 
-.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer bench-history bench-cache bench-compose bench-faults bench screenshots
+.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer bench-history bench-reprice bench-cache bench-compose bench-faults bench screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ bench-writer: $(STAMP)  ## the tick writer's throughput into Postgres and its bu
 # HISTORY_FLAGS=--keep keeps the 20.7M-row database (ratewire_bench_history); --reuse measures it again.
 bench-history: $(STAMP)  ## 30 days of served values in Postgres: candles and point lookups, p99
 	$(BIN)/python -m bench.history --days 30 --queries 300 $(HISTORY_FLAGS)
+
+bench-reprice: $(STAMP)  ## what one tick costs a gateway: re-pricing (with the guard) and rendering
+	$(BIN)/python -m bench.reprice --ticks 20000 --rounds 5
 
 # make bench: DURATION (s), USERS, USER_RPS (each user's pace, 0: flat out), CACHE (on/off),
 # FAULTS (1: cut Binance for 20 s and kill gateway-1 during the run; empty: none).

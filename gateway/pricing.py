@@ -8,11 +8,11 @@ so every replica holding the same ticks computes the same bytes.
 from __future__ import annotations
 
 import decimal
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from gateway.book import RateBook
-from gateway.guard import Guard, judge
+from gateway.guard import UNCHECKED, Guard, Verdict, judge
 from gateway.recipes import DIRECTIONS, RECIPES, Recipe, Role
 
 _CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
@@ -57,7 +57,9 @@ class Budgets:
     fiat: float = 900.0
 
     def of(self, role: Role) -> float:
-        return {Role.LIVE: self.live, Role.SLOW: self.slow, Role.FIAT: self.fiat}[role]
+        if role is Role.LIVE:
+            return self.live
+        return self.slow if role is Role.SLOW else self.fiat
 
 
 def _round(value: Decimal) -> Decimal:
@@ -74,16 +76,10 @@ class _Evaluated:
     value: Decimal
     legs: tuple[LegPrice, ...]
     fresh_until: float
-
-    @property
-    def updated_at(self) -> int:
-        """The newest leg's time: when the value last changed."""
-        return max((leg.at for leg in self.legs), default=0)
-
-    @property
-    def oldest_at(self) -> int:
-        """The oldest leg's time: every input is at least this new."""
-        return min((leg.at for leg in self.legs), default=0)
+    #: the newest leg's time: when the value last changed
+    updated_at: int
+    #: the oldest leg's time: every input is at least this new
+    oldest_at: int
 
 
 def _evaluate(recipe: Recipe, book: RateBook, budgets: Budgets) -> _Evaluated:
@@ -99,10 +95,17 @@ def _evaluate(recipe: Recipe, book: RateBook, budgets: Budgets) -> _Evaluated:
         alive_at = book.alive_at(leg.key)
         leg_until = float("-inf") if alive_at is None else alive_at + budgets.of(leg.role)
         fresh_until = min(fresh_until, leg_until)
-    return _Evaluated(recipe, _round(value), tuple(legs), fresh_until)
+    times = [leg.at for leg in legs] or [0]
+    return _Evaluated(recipe, _round(value), tuple(legs), fresh_until, max(times), min(times))
 
 
-def _course(direction: str, evaluated: _Evaluated, stale: bool) -> Course:
+def _course(
+    direction: str,
+    evaluated: _Evaluated,
+    stale: bool,
+    deviation: Decimal | None = None,
+    disputed: bool = False,
+) -> Course:
     return Course(
         direction,
         evaluated.value,
@@ -111,6 +114,8 @@ def _course(direction: str, evaluated: _Evaluated, stale: bool) -> Course:
         stale,
         evaluated.recipe.via,
         evaluated.legs,
+        deviation,
+        disputed,
     )
 
 
@@ -125,31 +130,53 @@ def _candidates(direction: str, book: RateBook, budgets: Budgets) -> list[_Evalu
     return evaluated
 
 
-def _choose(
+def _judged(
+    first: _Evaluated,
+    other: _Evaluated | None,
+    guard: Guard,
+    filtered: bool,
+    verdicts: dict[tuple[str, str], bool],
+) -> Verdict:
+    """The guard's verdict on ``first`` against ``other``; a filtered answer, which shows no
+    deviation, reuses the dispute judged for the same pair of sources."""
+    if other is None:
+        return UNCHECKED
+    pair = (first.recipe.exchanger, other.recipe.exchanger)
+    known = verdicts.get(pair)
+    if filtered and known is not None:
+        return Verdict(False, None, known)
+    verdict = judge((pair[0], first.value), (pair[1], other.value), guard, filtered)
+    verdicts[pair] = verdicts[pair[::-1]] = verdict.disputed
+    return verdict
+
+
+def _choose(  # pylint: disable=too-many-arguments,too-many-positional-arguments
     direction: str,
     candidates: list[_Evaluated],
     now: float,
     guard: Guard,
     exchanger: str | None,
+    verdicts: dict[tuple[str, str], bool],
 ) -> tuple[Course | None, float]:
+    """The course for one exchanger filter from the direction's evaluated recipes.
+
+    ``verdicts`` holds the disputes already judged for this direction, per pair of sources:
+    every filter but the first reuses them (the verdict is symmetric)."""
     fresh = [c for c in candidates if c.fresh_until > now]
-    eligible = [c for c in candidates if exchanger in (None, c.recipe.exchanger)]
-    first = next((c for c in eligible if c.fresh_until > now), None)
+    first = next((c for c in fresh if exchanger in (None, c.recipe.exchanger)), None)
     if first is None:
+        eligible = [c for c in candidates if exchanger in (None, c.recipe.exchanger)]
         # The same rule as before legs were shown: the recipe whose oldest input is newest.
         stale = max(eligible, key=lambda c: c.oldest_at, default=None)
         return (None if stale is None else _course(direction, stale, True)), float("inf")
     other = next((c for c in fresh if c.recipe.exchanger != first.recipe.exchanger), None)
-    verdict = judge(
-        (first.recipe.exchanger, first.value),
-        None if other is None else (other.recipe.exchanger, other.value),
-        guard,
-        filtered=exchanger is not None,
-    )
+    verdict = _judged(first, other, guard, exchanger is not None, verdicts)
     served = other if verdict.switch and other is not None else first
-    course = replace(
-        _course(direction, served, False), deviation=verdict.deviation, disputed=verdict.disputed
-    )
+    # An answer filtered by exchanger shows that source's values: it keeps the verdict but not
+    # the deviation, which moves with the other source's every tick and would change the
+    # answer (and its ETag) as often, though the values asked for did not change.
+    deviation = verdict.deviation if exchanger is None else None
+    course = _course(direction, served, False, deviation, verdict.disputed)
     # The verdict changes when any fresh value goes stale, not only the served one.
     return course, min(c.fresh_until for c in fresh)
 
@@ -168,7 +195,7 @@ def price_direction(
     by ``guard`` against the other source's fresh value (which may serve that one instead);
     when none is fresh, the one with the newest data is served, marked stale.
     """
-    return _choose(direction, _candidates(direction, book, budgets), now, guard, exchanger)
+    return _choose(direction, _candidates(direction, book, budgets), now, guard, exchanger, {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +231,9 @@ def price_filters(
     valid_until = dict.fromkeys(filters, float("inf"))
     for direction in DIRECTIONS:
         candidates = _candidates(direction, book, budgets)
+        verdicts: dict[tuple[str, str], bool] = {}
         for name in filters:
-            course, until = _choose(direction, candidates, now, guard, name)
+            course, until = _choose(direction, candidates, now, guard, name, verdicts)
             courses[name].append(course)
             valid_until[name] = min(valid_until[name], until)
     return {name: Pricing(tuple(courses[name]), valid_until[name]) for name in filters}

@@ -7,6 +7,7 @@ pricings change, so the hot path only looks things up. This is the one place ans
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ _json = msgspec.json.Encoder(decimal_format="number")
 JSON = b"application/json"
 
 
+@functools.lru_cache(maxsize=1024)
 def iso_ms(epoch_ms: int) -> str:
     """``2026-11-24T10:00:00.123Z``."""
     seconds, millis = divmod(epoch_ms, 1000)

@@ -115,7 +115,9 @@ class Course(BaseModel):
     deviation: float | None = Field(
         default=None,
         description="Relative deviation of the value from the other exchanger's fresh value "
-        "for the direction (`served / other - 1`); present only while both are fresh.",
+        "for the direction (`served / other - 1`); present only while both are fresh, and "
+        "not in answers filtered by `exchanger` (it would change them with every tick of "
+        "the other exchanger).",
     )
     disputed: bool = Field(
         description="True when the two exchangers disagree by more than the guard's threshold."

@@ -32,6 +32,7 @@ from launcher.gates import GateFailed, gates
 from launcher.migrate import ROOT
 from launcher.postgres import EmbeddedPostgres
 from launcher.stack import (
+    ALERTS_FILE,
     DEMO,
     GATES,
     RUN,
@@ -105,7 +106,8 @@ def plan(mode: str, settings: StackSettings, run_dir: Path, with_prometheus: boo
     ]
     if with_prometheus:
         config_file = run_dir / "prometheus.yml"
-        config_file.write_text(prometheus_config(settings))
+        alerts = ROOT / "monitoring" / "prometheus" / ALERTS_FILE
+        config_file.write_text(prometheus_config(settings, alerts=str(alerts)))
         stack.append(prometheus(settings, str(config_file), str(run_dir / "prometheus")))
     return Plan(stack, settings, database_url, password)
 

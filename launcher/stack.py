@@ -261,8 +261,15 @@ def programs(
     return stack
 
 
-def prometheus_config(ports: StackSettings, scrape_interval: str = "2s") -> str:
-    """The native stack's Prometheus configuration: every process on its port."""
+#: The alerting rules, beside both Prometheus configurations in monitoring/prometheus/.
+ALERTS_FILE = "alerts.yml"
+
+
+def prometheus_config(
+    ports: StackSettings, scrape_interval: str = "2s", alerts: str = ALERTS_FILE
+) -> str:
+    """The native stack's Prometheus configuration: every process on its port, and the
+    alerting rules in ``alerts`` (a path relative to the configuration file, or absolute)."""
 
     def job(name: str, ports_: tuple[int, ...] | list[int]) -> str:
         targets = ", ".join(f'"{ports.host}:{port}"' for port in ports_)
@@ -274,6 +281,9 @@ def prometheus_config(ports: StackSettings, scrape_interval: str = "2s") -> str:
         "global:\n"
         f"  scrape_interval: {scrape_interval}\n"
         f"  evaluation_interval: {scrape_interval}\n"
+        "\n"
+        "rule_files:\n"
+        f"  - {alerts}\n"
         "\n"
         "scrape_configs:\n"
         + job("gateways", ports.gateway_ports)

@@ -115,7 +115,8 @@ SERVICE = Dashboard(
 FRESHNESS = Dashboard(
     "rates-freshness",
     "Rates: freshness",
-    "How old each direction's value is, which source serves it, and failovers.",
+    "How old each direction's value is, which source serves it, failovers, and whether the "
+    "sources agree.",
     (
         Panel(
             "Age of each direction's value",
@@ -145,6 +146,24 @@ FRESHNESS = Dashboard(
                     "{{from}} -> {{to}}",
                 ),
             ),
+        ),
+        Panel(
+            "Deviation between the sources",
+            (
+                Query("max by (direction) (rates_direction_deviation)", "{{direction}}"),
+                Query("max(rates_guard_max_deviation)", "threshold"),
+                Query("-max(rates_guard_max_deviation)", "-threshold"),
+            ),
+            "percentunit",
+            description="The served value relative to the other source's fresh value "
+            "(served / other - 1). Beyond the threshold (GUARD_MAX_DEVIATION) the direction "
+            "is disputed.",
+        ),
+        Panel(
+            "Directions disputed",
+            (Query("sum(max by (direction) (rates_direction_disputed))", "disputed"),),
+            kind="stat",
+            description="Directions whose two sources disagree beyond the guard's threshold.",
         ),
         Panel(
             "Sources up",

@@ -110,11 +110,25 @@ def test_a_skew_below_the_threshold_disputes_nothing():
 
 
 def test_no_deviation_while_the_other_source_is_stale_and_the_course_expires_with_it():
-    book = book_with({})
+    book = book_with(skewed("10"))
     course, until = price_direction("USDTTRC-USD", book, 1.0, BUDGETS, "coingecko", FLAG)
-    assert course.deviation is not None and until == 4.0  # when Binance's value goes stale
-    course, _ = price_direction("USDTTRC-USD", book, 5.0, BUDGETS, "coingecko", FLAG)
+    assert course.disputed and until == 4.0  # re-judged when Binance's value goes stale
+    course, _ = price_direction("USDTTRC-USD", book, 5.0, BUDGETS, None, FLAG)
+    assert course.exchanger == "coingecko"
     assert course.deviation is None and not course.disputed
+
+
+def test_an_exchanger_filter_keeps_the_verdict_but_not_the_moving_deviation():
+    book = book_with(skewed("10"))
+    pricings = price_filters(book, 1.0, BUDGETS, FILTERS, FLAG)
+    for name in ("binance", "coingecko"):
+        assert all(c.deviation is None for c in pricings[name].courses)
+        disputed_ones = {c.direction for c in pricings[name].courses if c.disputed}
+        assert disputed_ones == USDT_DIRECTIONS
+    before = price_filters(book, 1.0, BUDGETS, FILTERS, FLAG)["coingecko"]
+    moved = Decimal(skewed("10")["BTCUSDT"]) * Decimal("1.0001")  # Binance moves a little
+    book.apply_tick(tick("BTCUSDT", str(moved), T0 + 1_000), 1.5)
+    assert price_filters(book, 1.5, BUDGETS, FILTERS, FLAG)["coingecko"] == before
 
 
 def test_rates_warn_once_when_disputed_and_inform_once_when_cleared(caplog):

@@ -90,3 +90,32 @@ def test_every_panel_expression_returns_data(demo: Demo, dashboard, panel, expr)
         return found
 
     assert wait_for(result, 30, interval=1, what=f"{dashboard} / {panel}: {expr}")
+
+
+def test_prometheus_loads_the_alerting_rules(demo: Demo):
+    answer = httpx.get(f"{demo.prometheus}/api/v1/rules", timeout=5).json()
+    rules = {rule["name"]: rule for group in answer["data"]["groups"] for rule in group["rules"]}
+    assert rules["RatesDirectionDisputed"]["health"] == "ok"
+
+
+def test_a_skewed_venue_fires_the_dispute_alert_for_the_directions_it_moves(demo: Demo):
+    """Last in the module: both Binance transports 10 % off, so the USDT directions (where
+    USDCUSDT stands alone) are disputed, for longer than the alert's 15 s."""
+    usdt = {"USDTTRC-USD", "USDTTRC-RUB", "USDTERC-USD", "USDTERC-RUB"}
+
+    def firing() -> set[str]:
+        alerts = httpx.get(f"{demo.prometheus}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+        return {
+            alert["labels"]["direction"]
+            for alert in alerts
+            if alert["labels"]["alertname"] == "RatesDirectionDisputed"
+            and alert["state"] == "firing"
+        }
+
+    for target in ("binance-ws", "binance-rest"):
+        demo.sim.inject(target, "skew", percent=10, seconds=90)
+    try:
+        wait_for(lambda: usdt <= firing(), 60, interval=1, what="the dispute alert firing")
+        assert firing() == usdt  # the skew cancels out in the others
+    finally:
+        demo.sim.clear()
