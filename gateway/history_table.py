@@ -68,31 +68,36 @@ WITH fresh AS (
 SELECT count(*) FROM fresh
 """
 
-#: The row served at an instant: the newest at or before it (a backward scan of the key).
+#: The row served at an instant (the newest at or before it: a backward scan of the key), with
+#: the prices behind it in one round trip. The legs' prices are not repeated in every row: the
+#: ticks hold them, as long. For each leg of the served recipe ($3..$5: every recipe's legs of
+#: the direction, tagged with their exchanger), the newest tick at or before the value's
+#: ``set_at``: its newest leg's exchange time, so every leg is at or before it.
 SERVED_AT = """
-SELECT (extract(epoch from at))::bigint AS at_s,
-       (extract(epoch from set_at) * 1000)::bigint AS set_ms,
-       exchanger, stale, disputed, value::text AS value, via
-FROM served
-WHERE direction = $1 AND at <= timestamptz 'epoch' + $2::bigint * interval '1 millisecond'
-ORDER BY at DESC
-LIMIT 1
-"""
-
-#: The prices behind a served value: for each leg of its recipe, the newest stored tick at or
-#: before the value's ``set_at`` (its newest leg's exchange time, so every leg is at or before
-#: it). The legs' prices are not repeated in every ``served`` row: the ticks hold them, as long.
-LEGS_AT = """
-SELECT wanted.source, wanted.instrument, tick.price, (extract(epoch from tick.exchange_ts) * 1000)::bigint AS at_ms
-FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS wanted(source, instrument, position)
-CROSS JOIN LATERAL (
-    SELECT price, exchange_ts FROM ticks
-    WHERE ticks.source = wanted.source AND ticks.instrument = wanted.instrument
-      AND exchange_ts <= timestamptz 'epoch' + $3::bigint * interval '1 millisecond'
-    ORDER BY exchange_ts DESC
+SELECT (extract(epoch from s.at))::bigint AS at_s,
+       (extract(epoch from s.set_at) * 1000)::bigint AS set_ms,
+       s.exchanger, s.stale, s.disputed, s.value::text AS value, s.via, legs.legs
+FROM (
+    SELECT * FROM served
+    WHERE direction = $1 AND at <= timestamptz 'epoch' + $2::bigint * interval '1 millisecond'
+    ORDER BY at DESC
     LIMIT 1
-) AS tick
-ORDER BY wanted.position
+) AS s
+CROSS JOIN LATERAL (
+    SELECT array_agg(ARRAY[w.source, w.instrument, tick.price::text,
+                           ((extract(epoch from tick.exchange_ts) * 1000)::bigint)::text]
+                     ORDER BY w.position) AS legs
+    FROM unnest($3::smallint[], $4::text[], $5::text[])
+         WITH ORDINALITY AS w(exchanger, source, instrument, position)
+    CROSS JOIN LATERAL (
+        SELECT price, exchange_ts FROM ticks
+        WHERE ticks.source = w.source AND ticks.instrument = w.instrument
+          AND ticks.exchange_ts <= s.set_at
+        ORDER BY exchange_ts DESC
+        LIMIT 1
+    ) AS tick
+    WHERE w.exchanger = s.exchanger
+) AS legs
 """
 
 _CANDLES_STORED = """
@@ -168,28 +173,28 @@ class Served:
     legs: tuple[LegPrice, ...] = ()
 
 
-async def legs_at(
-    connection: Connection, direction: str, exchanger: str, set_ms: int
-) -> tuple[LegPrice, ...]:
-    """The prices behind ``direction``'s value from ``exchanger`` set at ``set_ms``, from the
-    stored ticks (none when the recipe is gone or its ticks were deleted)."""
+def _recipe_legs(direction: str) -> tuple[list[int], list[str], list[str]]:
+    """Every leg of ``direction``'s recipes, tagged with the recipe's exchanger id."""
+    legs = [
+        (EXCHANGER_IDS[recipe.exchanger], leg.source, leg.instrument)
+        for recipe in RECIPES[direction]
+        for leg in recipe.legs
+    ]
+    return [x for x, _, _ in legs], [s for _, s, _ in legs], [i for _, _, i in legs]
+
+
+def _legs(direction: str, exchanger: str, found: list[list[str]] | None) -> tuple[LegPrice, ...]:
     recipe = next((r for r in RECIPES[direction] if r.exchanger == exchanger), None)
-    if recipe is None:
-        return ()
-    rows = await connection.fetch(
-        LEGS_AT,
-        [leg.source for leg in recipe.legs],
-        [leg.instrument for leg in recipe.legs],
-        set_ms,
-    )
-    if len(rows) != len(recipe.legs):
-        return ()  # a leg's ticks are gone: no partial story
-    return tuple(LegPrice(r["source"], r["instrument"], r["price"], r["at_ms"]) for r in rows)
+    if recipe is None or found is None or len(found) != len(recipe.legs):
+        return ()  # the recipe is gone, or a leg's ticks are: no partial story
+    return tuple(LegPrice(f[0], f[1], Decimal(f[2]), int(f[3])) for f in found)
 
 
 async def served_at(connection: Connection, direction: str, at_ms: int) -> Served | None:
     """The value served for ``direction`` at ``at_ms``, or None before the first stored."""
-    row = await connection.fetchrow(SERVED_AT, DIRECTION_IDS[direction], at_ms)
+    row = await connection.fetchrow(
+        SERVED_AT, DIRECTION_IDS[direction], at_ms, *_recipe_legs(direction)
+    )
     if row is None:
         return None
     exchanger = EXCHANGER_NAMES[row["exchanger"]]
@@ -201,7 +206,7 @@ async def served_at(connection: Connection, direction: str, at_ms: int) -> Serve
         row["disputed"],
         Decimal(row["value"]),
         tuple(row["via"] or ()),
-        await legs_at(connection, direction, exchanger, row["set_ms"]),
+        _legs(direction, exchanger, row["legs"]),
     )
 
 
