@@ -64,7 +64,7 @@ SELECT timestamptz 'epoch' + s * interval '1 second',
        false, false,
        round(($2::float8 * (1 + 0.03 * sin(s / 13751.0) + 0.002 * sin(s / 573.0)
                             + 0.0005 * random()))::numeric, 8),
-       CASE WHEN $4 AND s % 21600 >= 120 THEN ARRAY['coingecko'] END
+       CASE WHEN $4 AND s % 21600 >= 120 THEN 2 END  -- via coingecko: bit (2 - 1)
 FROM generate_series($3::bigint, $3::bigint + $5::bigint - 1) AS s
 """
 
@@ -158,7 +158,7 @@ async def live_writers(pool: asyncpg.Pool, stop: asyncio.Event) -> tuple[ServedW
             now = now_ms()
             for direction, number in history_table.DIRECTION_IDS.items():
                 value = f"{LEVELS[direction] * (1 + random.random() / 1000):.8f}"
-                served.append((now // 1000, now, number, 1, False, False, value, ""))
+                served.append((now // 1000, now, number, 1, False, False, value, 0))
             for _ in range(10):
                 sequence += 1
                 ticks.submit(

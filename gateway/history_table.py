@@ -56,9 +56,9 @@ WITH fresh AS (
     INSERT INTO served (at, set_at, direction, exchanger, stale, disputed, value, via)
     SELECT timestamptz 'epoch' + s * interval '1 second',
            timestamptz 'epoch' + u * interval '1 millisecond', d, x, st, dp, v::numeric,
-           string_to_array(nullif(w, ''), ',')
+           nullif(w, 0)
     FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::smallint[], $5::bool[],
-                $6::bool[], $7::text[], $8::text[]) AS batch(s, u, d, x, st, dp, v, w)
+                $6::bool[], $7::text[], $8::smallint[]) AS batch(s, u, d, x, st, dp, v, w)
     ORDER BY d, s
     ON CONFLICT DO NOTHING
     RETURNING at, direction, exchanger, value
@@ -149,8 +149,20 @@ def _candles_query(width: int) -> tuple[str, tuple[int, ...]]:
 
 
 #: One served value as stored: (second, set ms, direction id, exchanger id, stale, disputed,
-#: value text, via joined by commas).
-Row = tuple[int, int, int, int, bool, bool, str, str]
+#: value text, via as a bit mask of exchanger ids: :func:`via_mask`).
+Row = tuple[int, int, int, int, bool, bool, str, int]
+
+
+def via_mask(via: tuple[str, ...]) -> int:
+    """``via``'s exchangers as bits: bit (id - 1) of each; 0 for none (stored as NULL)."""
+    return sum(1 << (EXCHANGER_IDS[name] - 1) for name in set(via))
+
+
+def via_names(mask: int | None) -> tuple[str, ...]:
+    """The exchangers of a stored ``via`` mask, in id order."""
+    return tuple(
+        name for number, name in sorted(EXCHANGER_NAMES.items()) if (mask or 0) >> (number - 1) & 1
+    )
 
 
 async def insert_rows(connection: Connection, rows: Sequence[Row]) -> int:
@@ -205,7 +217,7 @@ async def served_at(connection: Connection, direction: str, at_ms: int) -> Serve
         row["stale"],
         row["disputed"],
         Decimal(row["value"]),
-        tuple(row["via"] or ()),
+        via_names(row["via"]),
         _legs(direction, exchanger, row["legs"]),
     )
 

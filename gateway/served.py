@@ -43,7 +43,7 @@ def row_of(course: Course, second: int) -> history_table.Row:
         course.stale,
         course.disputed,
         str(course.value),
-        ",".join(course.via),
+        history_table.via_mask(course.via),
     )
 
 

@@ -20,7 +20,9 @@ INSERT INTO exchangers (id, name) VALUES (1, 'binance'), (2, 'coingecko');
 -- What the API served: one row per direction and second at most, written while the value
 -- changes and whenever its source changes. Both replicas serve the same values and write the
 -- same keys: the first row of a second wins (ON CONFLICT DO NOTHING), so each is stored once.
--- Columns are ordered fixed-width first, widest first: no padding between them.
+-- Columns are ordered fixed-width first, widest first: no padding between them. via, NULL on
+-- all but cross rates, costs a bit of the null bitmap there and 2 bytes on them (a text[] cost
+-- 35). The legs' prices are not repeated here: the ticks hold them (gateway/history_table.py).
 CREATE TABLE served (
     at        timestamptz NOT NULL,   -- the whole second the value was served from
     set_at    timestamptz NOT NULL,   -- the course's updated_at: the exchange time behind it
@@ -29,7 +31,7 @@ CREATE TABLE served (
     stale     boolean     NOT NULL,
     disputed  boolean     NOT NULL DEFAULT false,
     value     numeric     NOT NULL CHECK (value > 0),
-    via       text[],                 -- a cross rate's other sources (NULL: none)
+    via       smallint,               -- a cross rate's other sources: bit (id - 1) of each
     CONSTRAINT served_pkey PRIMARY KEY (direction, at)
 );
 -- Retention deletes the oldest seconds across directions: rows arrive in time order, so a

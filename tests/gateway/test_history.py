@@ -8,6 +8,7 @@ import pytest
 
 from gateway.history_api import convert
 from gateway.history_query import MAX_CANDLES, parse_at, parse_convert, parse_history, parse_time
+from gateway.history_table import via_mask, via_names
 from gateway.pricing import Course
 from gateway.query import QueryError
 from gateway.served import ServedRecorder
@@ -134,3 +135,9 @@ def test_conversion_rounds_half_even_to_8_places_as_the_courses():
     assert convert(Decimal("1000"), Decimal("3"), True) == Decimal("333.33333333")
     big = convert(Decimal("999999999999999999.5"), Decimal("99999999.12345678"), False)
     assert big == Decimal("99999999123456779950000000.43827161")  # exact: (1e18 - 0.5) * v
+
+
+def test_via_is_stored_as_bits_of_exchanger_ids_and_read_back():
+    assert via_mask(()) == 0 and not via_names(None) and not via_names(0)
+    assert via_mask(("coingecko",)) == 2 and via_names(2) == ("coingecko",)
+    assert via_names(via_mask(("coingecko", "binance"))) == ("binance", "coingecko")

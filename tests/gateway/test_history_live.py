@@ -29,7 +29,7 @@ DAY = 1_763_942_400
 
 
 def row(second: int, value: str, exchanger: int = BINANCE) -> history_table.Row:
-    return (second, second * 1000 - 250, BTC_RUB, exchanger, False, False, value, "coingecko")
+    return (second, second * 1000 - 250, BTC_RUB, exchanger, False, False, value, 2)  # via cg
 
 
 async def fetch(url: str, query: str, *args):

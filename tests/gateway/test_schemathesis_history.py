@@ -61,7 +61,7 @@ async def _store_a_day(url: str) -> None:
     """A value per minute of the last day for every direction, up to now."""
     last = now_ms() // 1000 // 60 * 60
     rows = [
-        (last - 60 * i, (last - 60 * i) * 1000, number, 1, False, False, f"{100 + i}.5", "")
+        (last - 60 * i, (last - 60 * i) * 1000, number, 1, False, False, f"{100 + i}.5", 0)
         for i in range(1440)
         for number in history_table.DIRECTION_IDS.values()
     ]

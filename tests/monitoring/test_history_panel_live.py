@@ -33,7 +33,7 @@ async def run(url: str, *queries: str) -> list[list[asyncpg.Record]]:
     connection = await asyncpg.connect(url)
     try:
         rows = [
-            (DAY + 30 * i, DAY * 1000, direction, 1 if i < 100 else 2, False, False, f"{i}.5", "")
+            (DAY + 30 * i, DAY * 1000, direction, 1 if i < 100 else 2, False, False, f"{i}.5", 0)
             for i in range(240)  # two hours, every 30 s; coingecko from 50 minutes on
             for direction in (BTC_RUB, ETH_USD)
         ]
