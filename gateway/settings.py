@@ -66,6 +66,14 @@ class GatewaySettings(SubscriberSettings):
     retention_days: PositiveFloat = 30.0
     retention_interval: PositiveFloat = 3600.0
     retention_batch: PositiveInt = 5000
+    #: What the API served is stored (the ``served`` table, RETENTION_DAYS) and rolled up into
+    #: one-minute candles, kept this many days, and one-hour candles, kept for good.
+    minute_candles_days: PositiveFloat = 400.0
+    #: A candle is closed (never changes again) this many seconds after its interval ends:
+    #: time for every replica's writer to store the interval's last values.
+    history_settle_seconds: NonNegativeFloat = 30.0
+    #: ``Cache-Control: max-age`` of a history answer whose candles are all closed, seconds.
+    history_closed_max_age: int = Field(default=86400, ge=0)
 
     def guard(self) -> Guard:
         return Guard(self.guard_max_deviation, Policy(self.guard_policy))

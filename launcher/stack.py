@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -115,6 +116,21 @@ def simulator_urls(ports: StackSettings) -> dict[str, str]:
         # The simulator has no rate limit worth saving calls for: poll as often as it refreshes.
         "COINGECKO_INTERVAL": "10",
     }
+
+
+#: The simulator's prices go to their own database, named after the real one with this suffix.
+SIMULATED_SUFFIX = "_sim"
+
+
+def database_for(mode: str, url: str) -> str:
+    """The database ``mode`` stores in: ``url`` itself for real prices; for the simulator's,
+    the database of the same name plus ``_sim`` on the same server (dbmate creates it), so a
+    live replica never warms up from, stores beside or charts a simulated price."""
+    if mode != DEMO:
+        return url
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "postgres"
+    return urlunsplit(parts._replace(path=f"/{name}{SIMULATED_SUFFIX}"))
 
 
 def simulator_ports(ports: StackSettings) -> tuple[int, ...]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitoring import history_dashboard
+
 OUTPUT = Path(__file__).resolve().parent / "grafana" / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 LATENCY = 'sum by (le) (rate(http_request_duration_seconds_bucket{{handler=~"{routes}"}}[1m]))'
@@ -377,10 +379,13 @@ def dashboard_json(dashboard: Dashboard) -> dict[str, Any]:
 
 
 def rendered() -> dict[str, str]:
-    """File name -> JSON text, for every dashboard."""
+    """File name -> JSON text, for every dashboard (the PostgreSQL one too)."""
     return {
-        f"{dashboard.uid}.json": json.dumps(dashboard_json(dashboard), indent=2) + "\n"
-        for dashboard in DASHBOARDS
+        **{
+            f"{dashboard.uid}.json": json.dumps(dashboard_json(dashboard), indent=2) + "\n"
+            for dashboard in DASHBOARDS
+        },
+        **history_dashboard.rendered(),
     }
 
 

@@ -151,7 +151,7 @@ def test_no_variable_is_required_and_no_secret_has_a_default():
 
 def test_each_secret_is_mounted_only_where_it_is_used():
     users = {
-        "secrets-postgres": {"secrets", "postgres", "dbmate", "gateway"},
+        "secrets-postgres": {"secrets", "postgres", "dbmate", "gateway", "grafana"},
         "secrets-haproxy": {"secrets", "haproxy"},
         "secrets-grafana": {"secrets", "grafana"},
     }
