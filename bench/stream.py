@@ -25,7 +25,7 @@ import tempfile
 import time
 from array import array
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from harness.stack import Demo, remove_private_cluster, start_demo
 STREAM = "/api/v1/courses/stream"
 GATEWAYS = ("gateway-1", "gateway-2")
 #: Changes whose event may still be in flight when recording stops are not counted.
-TAIL_MS = 1000.0
+TAIL_MS = 5000.0
 
 
 @dataclass
@@ -58,6 +58,8 @@ class Level:
     memory_per_stream_kib: float
     rest: WrkResult | None = None
     rest_before: WrkResult | None = None
+    #: component -> cores used while recording (CPU seconds per second)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def complete(self) -> int:
@@ -75,6 +77,46 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process and its waited-for children used so far (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """A process's children (HAProxy's master runs one worker)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def component_pids(demo: Demo, workers: Workers) -> dict[str, list[int]]:
+    """The processes whose CPU time the curve reports."""
+    haproxy = demo.pid("haproxy")
+    return {
+        "gateways": [demo.pid(name) for name in GATEWAYS],
+        "haproxy": [haproxy, *children(haproxy)],
+        "load generator": [process.pid for process in workers.processes if process.pid],
+    }
+
+
+class CpuMeter:
+    """Cores each component used since the meter was made."""
+
+    def __init__(self, pids: dict[str, list[int]]) -> None:
+        self.pids = pids
+        self.since = time.monotonic()
+        self.start = self._seconds()
+
+    def _seconds(self) -> dict[str, float]:
+        return {name: sum(map(cpu_seconds, group)) for name, group in self.pids.items()}
+
+    def cores(self) -> dict[str, float]:
+        elapsed = time.monotonic() - self.since
+        return {name: (used - self.start[name]) / elapsed for name, used in self._seconds().items()}
 
 
 def gateways_rss(demo: Demo) -> int:
@@ -182,16 +224,18 @@ def measure_level(
     demo.ctl("restart", *GATEWAYS)
     wait_for(lambda: both_up(demo), 60, what="both gateways back in HAProxy's rotation")
     time.sleep(2)  # settled: warm start done, first repricings made
-    before = gateways_rss(demo)
+    rss = gateways_rss(demo)
     rest_before = run_wrk(f"{demo.api}/api/v1/courses", rest_seconds) if rest_seconds else None
     opened = open_streams(demo, workers, streams)
-    after = gateways_rss(demo)
+    rss = gateways_rss(demo) - rss
     start_ms = time.time() * 1000 + 500
     end_ms = start_ms + seconds * 1000
     workers.ask("record", start_ms, end_ms)
+    meter = CpuMeter(component_pids(demo, workers))
     rest = run_wrk(f"{demo.api}/api/v1/courses", rest_seconds) if rest_seconds else None
     # Until the window's last change has had time to arrive everywhere.
     time.sleep(max(0.0, (end_ms + TAIL_MS) / 1000 - time.time()))
+    cpu = meter.cores()
     got = collect(workers.ask("stop"))
     workers.ask("close")
     lags = got.lags_ms or [float("nan")]
@@ -204,9 +248,10 @@ def measure_level(
         lag_p99_ms=lags[int(len(lags) * 0.99)],
         lag_max_ms=lags[-1],
         dropped=got.dropped,
-        memory_per_stream_kib=(after - before) / max(opened, 1),
+        memory_per_stream_kib=rss / max(opened, 1),
         rest=rest,
         rest_before=rest_before,
+        cpu=cpu,
     )
 
 
@@ -257,16 +302,18 @@ def report(levels: list[Level], args: argparse.Namespace) -> None:
     )
     print(
         "| streams | opened | events per replica | got every one | lag p50 | lag p99 | lag max "
-        "| dropped | gateway memory / stream |"
+        "| dropped | gateway memory / stream | cores: gateways / HAProxy / load generator |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for level in levels:
         events = " / ".join(str(count) for count, _ in level.groups[: len(GATEWAYS)])
         print(
             f"| {level.streams:,} | {level.opened:,} | {events} | "
             f"{level.complete:,} | {level.lag_p50_ms:.0f} ms | {level.lag_p99_ms:.0f} ms | "
             f"{level.lag_max_ms:.0f} ms | {level.dropped} | "
-            f"{level.memory_per_stream_kib:.1f} KiB |"
+            f"{level.memory_per_stream_kib:.1f} KiB | "
+            + " / ".join(f"{cores:.2f}" for cores in level.cpu.values())
+            + " |"
         )
     for level in levels:
         if level.rest is not None and level.rest_before is not None:
