@@ -12,12 +12,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from common.wire import now_ms
 from gateway.app import create_app
 from gateway.query import ALL
 from gateway.render import Rendered
+from gateway.server import uvicorn_config
 from gateway.settings import GatewaySettings
 from gateway.sse import event
 from gateway.stream_server import BadRequest, parse_head
@@ -279,3 +281,35 @@ async def _until(condition, timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
+
+
+async def test_the_documented_route_streams_the_same_events_on_the_replicas_own_port(
+    refused_port,
+):
+    async with replica(refused_port) as gw:
+        gw.feed()
+        config = uvicorn_config(gw.app, LOOPBACK, 0)
+        config.lifespan = "off"  # the replica's lifespan already runs
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        try:
+            await _until(lambda: server.started)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            client = await connect(port, "base=ETH")
+            status, headers = await client.head()
+            assert status == 200
+            assert headers["content-type"].startswith("text/event-stream")
+            assert headers["cache-control"] == "no-store"
+            first = await client.event()
+            _, get_headers, get_body = await gw.get("/api/v1/courses?base=ETH")
+            assert (first["id"], first["data"].encode()) == (get_headers["etag"], get_body)
+            gw.feed()
+            assert (await client.event())["id"] != first["id"]
+            assert gw.hub.open_streams == 1
+            client.close()
+            await _until(lambda: gw.hub.open_streams == 0)
+            refused = await connect(port, "quote=EUR")
+            assert (await refused.head())[0] == 422
+        finally:
+            server.should_exit = True
+            await serving
