@@ -170,7 +170,7 @@ def test_secrets_were_made_up_and_guard_the_stats_page(project: Project):
 
 def test_a_second_build_and_up_recreate_nothing(project: Project):
     before = project.ids()
-    load = Load(project.url("API", "/api/v1/courses"), concurrency=8, timeout=30)
+    load = Load(project.url("API", "/api/v1/courses"), concurrency=8, timeout=45)
     try:
         project.compose("up", "--build", "--detach", timeout=300)
         project.compose("up", "--detach")
@@ -183,7 +183,7 @@ def test_a_second_build_and_up_recreate_nothing(project: Project):
 def test_scaling_to_three_replicas_and_back_fails_no_request(project: Project):
     password = project.stats_password()
     before = project.ids()
-    load = Load(project.url("API", "/api/v1/courses"), concurrency=8, timeout=30)
+    load = Load(project.url("API", "/api/v1/courses"), concurrency=8, timeout=45)
     try:
         project.compose("up", "--detach", "--scale", "gateway=3")
         wait_for(
@@ -210,7 +210,7 @@ def test_a_code_change_restarts_the_replicas_and_fails_no_request(project: Proje
     source = project.directory / "gateway" / "api.py"
     source.write_text(source.read_text() + "\n# a code change (tests/docker)\n")
     before = project.ids()
-    load = Load(project.url("API", "/api/v1/courses"), concurrency=8, timeout=30)
+    load = Load(project.url("API", "/api/v1/courses"), concurrency=8, timeout=45)
     try:
         project.compose("up", "--build", "--detach", timeout=300)
         wait_for(project.fresh, 60, interval=0.2, what="fresh courses again")
