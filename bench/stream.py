@@ -18,6 +18,7 @@ while the streams are open, against the same wrk run with none.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import statistics
@@ -157,11 +158,12 @@ class Workers:
             answers.append(pipe.recv())
         return answers
 
-    def open(self, port: int, streams: int) -> None:
+    def open(self, ports: list[int], streams: int) -> None:
+        """``streams`` in all, shared by the workers; worker N connects to ports[N % len]."""
         share = [streams // len(self.pipes)] * len(self.pipes)
         share[0] += streams - sum(share)
-        for pipe, count in zip(self.pipes, share):
-            pipe.send(("open", "127.0.0.1", port, STREAM, count))
+        for number, (pipe, count) in enumerate(zip(self.pipes, share)):
+            pipe.send(("open", "127.0.0.1", ports[number % len(ports)], STREAM, count))
         for pipe in self.pipes:
             pipe.recv()
 
@@ -205,9 +207,13 @@ def collect(answers: list[tuple[Any, ...]]) -> Received:
     return Received(received, sorted(lags), dropped)
 
 
-def open_streams(demo: Demo, workers: Workers, streams: int) -> int:
-    """Open ``streams`` through HAProxy; how many got their first event."""
-    workers.open(int(demo.env["STACK_HAPROXY_PORT"]), streams)
+def open_streams(demo: Demo, workers: Workers, streams: int, direct: bool) -> int:
+    """Open ``streams`` through HAProxy (or ``direct`` to the replicas' stream ports, one
+    worker per replica); how many got their first event."""
+    if direct:
+        workers.open(json.loads(demo.env["STACK_GATEWAY_STREAM_PORTS"]), streams)
+    else:
+        workers.open([int(demo.env["STACK_HAPROXY_PORT"])], streams)
     deadline = time.monotonic() + 120
     while (counts := workers.started())[0] + counts[1] < streams:
         if time.monotonic() > deadline:
@@ -217,7 +223,7 @@ def open_streams(demo: Demo, workers: Workers, streams: int) -> int:
 
 
 def measure_level(
-    demo: Demo, workers: Workers, streams: int, seconds: float, rest_seconds: int
+    demo: Demo, workers: Workers, streams: int, seconds: float, rest_seconds: int, direct: bool
 ) -> Level:
     """One point of the curve (with wrk before and while the streams are open if
     ``rest_seconds``)."""
@@ -226,7 +232,7 @@ def measure_level(
     time.sleep(2)  # settled: warm start done, first repricings made
     rss = gateways_rss(demo)
     rest_before = run_wrk(f"{demo.api}/api/v1/courses", rest_seconds) if rest_seconds else None
-    opened = open_streams(demo, workers, streams)
+    opened = open_streams(demo, workers, streams, direct)
     rss = gateways_rss(demo) - rss
     start_ms = time.time() * 1000 + 500
     end_ms = start_ms + seconds * 1000
@@ -264,6 +270,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--rest-streams", type=int, default=4000)
     parser.add_argument("--rest-seconds", type=int, default=10)
     #: The demo's own pace (one tick per instrument per second), as Binance's streams send.
+    #: To compare: the replicas' stream ports directly, without HAProxy.
+    parser.add_argument("--direct", action="store_true")
     parser.add_argument("--tick-interval", type=float, default=1.0)
     return parser.parse_args()
 
@@ -284,7 +292,9 @@ def main() -> None:
             )
             for streams in args.streams:
                 rest = args.rest_seconds if streams == args.rest_streams else 0
-                levels.append(measure_level(demo, workers, streams, args.seconds, rest))
+                levels.append(
+                    measure_level(demo, workers, streams, args.seconds, rest, args.direct)
+                )
                 print(levels[-1], flush=True)
         finally:
             group.stop_all()
