@@ -222,20 +222,19 @@ def open_streams(demo: Demo, workers: Workers, streams: int, direct: bool) -> in
     return counts[0]
 
 
-def measure_level(
-    demo: Demo, workers: Workers, streams: int, seconds: float, rest_seconds: int, direct: bool
-) -> Level:
-    """One point of the curve (with wrk before and while the streams are open if
-    ``rest_seconds``)."""
+def measure_level(demo: Demo, workers: Workers, streams: int, args: argparse.Namespace) -> Level:
+    """One point of the curve (with wrk before and while the streams are open at the REST
+    level)."""
+    rest_seconds = args.rest_seconds if streams == args.rest_streams else 0
     demo.ctl("restart", *GATEWAYS)
     wait_for(lambda: both_up(demo), 60, what="both gateways back in HAProxy's rotation")
     time.sleep(2)  # settled: warm start done, first repricings made
     rss = gateways_rss(demo)
     rest_before = run_wrk(f"{demo.api}/api/v1/courses", rest_seconds) if rest_seconds else None
-    opened = open_streams(demo, workers, streams, direct)
+    opened = open_streams(demo, workers, streams, args.direct)
     rss = gateways_rss(demo) - rss
     start_ms = time.time() * 1000 + 500
-    end_ms = start_ms + seconds * 1000
+    end_ms = start_ms + args.seconds * 1000
     workers.ask("record", start_ms, end_ms)
     meter = CpuMeter(component_pids(demo, workers))
     rest = run_wrk(f"{demo.api}/api/v1/courses", rest_seconds) if rest_seconds else None
@@ -291,10 +290,7 @@ def main() -> None:
                 SIM_TICK_INTERVAL=str(args.tick_interval),
             )
             for streams in args.streams:
-                rest = args.rest_seconds if streams == args.rest_streams else 0
-                levels.append(
-                    measure_level(demo, workers, streams, args.seconds, rest, args.direct)
-                )
+                levels.append(measure_level(demo, workers, streams, args))
                 print(levels[-1], flush=True)
         finally:
             group.stop_all()
