@@ -108,8 +108,10 @@ class StreamClient(asyncio.Protocol):
                     self.transport.close()
                     return
                 block = block[block.index(b"\r\n\r\n") + 4 :]
-            if block.startswith(CHANGED):
-                self.worker.event(self, block, now_ms)
+            # (a chunked body puts the chunk's size line before the event)
+            start = block.find(CHANGED)
+            if start >= 0:
+                self.worker.event(self, block[start:], now_ms)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.worker.lost(self)

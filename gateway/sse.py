@@ -22,8 +22,9 @@ RESPONSE_HEAD = (
     b"cache-control: no-store\r\n"
     # nginx-style proxies (and HAProxy's cache, by no-store) leave the stream alone.
     b"x-accel-buffering: no\r\n"
-    # The body ends when the connection does: no length, no chunk framing per client.
-    b"connection: close\r\n"
+    # Chunks, the framing computed once per event for all clients (gateway.streams.chunk):
+    # HAProxy forwards a chunked body's events sooner than a body that ends at close.
+    b"transfer-encoding: chunked\r\n"
     b"\r\n"
 )
 
@@ -42,3 +43,8 @@ def event(rendered: Rendered, changed_ms: float) -> bytes:
 def retry(milliseconds: int) -> bytes:
     """How long a client waits before reconnecting, sent once at the start of a stream."""
     return b"retry: %d\n\n" % milliseconds
+
+
+def chunk(data: bytes) -> bytes:
+    """``data`` as one chunk of a chunked HTTP/1.1 body."""
+    return b"%x\r\n%s\r\n" % (len(data), data)

@@ -129,7 +129,7 @@ class StreamProtocol(asyncio.Protocol):
             return
         assert self.transport is not None
         rendered = self.hub.subscribe(
-            shape, self.transport, request.last_event_id, preamble=RESPONSE_HEAD
+            shape, self.transport, request.last_event_id, preamble=RESPONSE_HEAD, chunked=True
         )
         if rendered.status != 200:
             self._reply(rendered)  # nothing known yet: the GET's 503

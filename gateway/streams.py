@@ -15,7 +15,7 @@ from typing import Protocol
 
 from gateway.query import Shape
 from gateway.render import Answers, Rendered
-from gateway.sse import HEARTBEAT, event, retry
+from gateway.sse import HEARTBEAT, chunk, event, retry
 
 
 class Client(Protocol):
@@ -29,12 +29,14 @@ class Client(Protocol):
 
 
 class _ShapeStream:
-    """The clients of one query shape and the last event they were all sent."""
+    """The clients of one query shape and the last event they were all sent: ``clients`` take
+    the bytes as they are, ``chunked`` ones framed as chunks (the stream server's)."""
 
-    __slots__ = ("clients", "etag", "event")
+    __slots__ = ("clients", "chunked", "etag", "event")
 
     def __init__(self, rendered: Rendered, changed_ms: float) -> None:
         self.clients: set[Client] = set()
+        self.chunked: set[Client] = set()
         self.etag = rendered.etag
         self.event = event(rendered, changed_ms)
 
@@ -68,15 +70,21 @@ class StreamHub:
 
     @property
     def open_streams(self) -> int:
-        return sum(len(stream.clients) for stream in self._streams.values())
+        return sum(len(s.clients) + len(s.chunked) for s in self._streams.values())
 
-    def subscribe(
-        self, shape: Shape, client: Client, last_event_id: str | None, preamble: bytes = b""
+    def subscribe(  # pylint: disable=too-many-arguments
+        self,
+        shape: Shape,
+        client: Client,
+        last_event_id: str | None,
+        preamble: bytes = b"",
+        chunked: bool = False,
     ) -> Rendered:
         """Start streaming ``shape`` to ``client``: ``preamble`` (the response head), ``retry:``
         and the current answer (unless the client already has it, by ``last_event_id``), in
-        one write. Returns the answer; when it is not a 200 (nothing known yet) nothing is
-        written, the client is not subscribed and the caller answers with it instead."""
+        one write; every write after ``preamble`` framed as a chunk if ``chunked``. Returns
+        the answer; when it is not a 200 (nothing known yet) nothing is written, the client is
+        not subscribed and the caller answers with it instead."""
         rendered = self.answers.answer(shape)
         if rendered.status != 200:
             return rendered
@@ -85,12 +93,12 @@ class StreamHub:
             stream = self._streams[shape] = _ShapeStream(rendered, self._clock() * 1000)
         elif stream.etag != rendered.etag:  # only if on_change was not told of a change
             self._publish(stream, rendered, self._clock() * 1000)
-        first = preamble + self._retry
+        first = self._retry
         if last_event_id != rendered.etag:
             first += stream.event
         self.opened += 1
-        stream.clients.add(client)
-        client.write(first)
+        (stream.chunked if chunked else stream.clients).add(client)
+        client.write(preamble + (chunk(first) if chunked else first))
         self.events_sent += last_event_id != rendered.etag
         return rendered
 
@@ -99,7 +107,8 @@ class StreamHub:
         if stream is None:
             return
         stream.clients.discard(client)
-        if not stream.clients:
+        stream.chunked.discard(client)
+        if not stream.clients and not stream.chunked:
             del self._streams[shape]
 
     def on_change(self, _pricings: Mapping[str | None, object]) -> None:
@@ -124,20 +133,28 @@ class StreamHub:
     def close_all(self) -> None:
         """Drop every client (the replica stops)."""
         for stream in list(self._streams.values()):
-            for client in list(stream.clients):
+            for client in [*stream.clients, *stream.chunked]:
                 client.abort()
         self._streams.clear()
 
     def _write(self, stream: _ShapeStream, data: bytes, counts: bool = True) -> None:
+        """``data`` to every client of ``stream`` (framed once for the chunked ones)."""
+        sent = self._write_all(stream.clients, data)
+        if stream.chunked:
+            sent += self._write_all(stream.chunked, chunk(data))
+        if counts:
+            self.events_sent += sent
+
+    def _write_all(self, clients: set[Client], data: bytes) -> int:
+        """Write ``data`` to each of ``clients``; drop those past the bound. How many kept."""
         limit = self.buffer_limit
         slow = []
-        for client in stream.clients:
+        for client in clients:
             client.write(data)
             if client.get_write_buffer_size() > limit:
                 slow.append(client)
-        if counts:
-            self.events_sent += len(stream.clients) - len(slow)
         for client in slow:
-            stream.clients.discard(client)
+            clients.discard(client)
             self.slow_dropped += 1
             client.abort()
+        return len(clients)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -109,6 +110,8 @@ async def replica(refused_port: int, **settings: object) -> AsyncIterator[Replic
 
 
 OPEN: list[asyncio.StreamWriter] = []
+#: A chunk's size line (hexadecimal), between events in a chunked body.
+CHUNK_SIZE = re.compile(r"[0-9a-f]+")
 
 
 class Reader:
@@ -126,11 +129,14 @@ class Reader:
         return int(lines[0].split()[1]), headers
 
     async def block(self) -> dict[str, str]:
-        """The next SSE block, as field -> value (comments under ':')."""
+        """The next SSE block, as field -> value (comments under ':'), from the chunked body
+        (the stream server's) or a plain one (the FastAPI route's, unframed by the test's
+        reading below: its chunk lines never look like fields)."""
         raw = await asyncio.wait_for(self.reader.readuntil(b"\n\n"), 5)
         fields: dict[str, str] = {}
-        for line in raw.decode().splitlines():
-            if line:
+        for line in raw.decode().split("\n"):
+            line = line.strip("\r")
+            if line and not CHUNK_SIZE.fullmatch(line):
                 name, _, value = line.partition(": " if not line.startswith(":") else " ")
                 fields[name] = value
         return fields
@@ -175,6 +181,9 @@ async def test_the_first_event_is_the_get_answer_then_one_per_change(refused_por
         assert status == 200
         assert headers["content-type"] == "text/event-stream"
         assert headers["cache-control"] == "no-store"
+        assert headers["transfer-encoding"] == "chunked"
+        # retry: and the first event, one chunk
+        assert CHUNK_SIZE.fullmatch((await client.reader.readuntil(b"\r\n")).decode().strip())
         assert await client.block() == {"retry": "1000"}
         first = await client.event()
         assert first["event"] == "courses"
