@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PY_DIRS := $(wildcard bench common feeder forwarder gateway harness launcher monitoring simulator loadtest tests)
 
-.PHONY: help install test lint format clean demo run bench-http bench-latency bench-stream bench-writer bench-cache bench-compose bench-faults bench screenshots
+.PHONY: help install test lint format clean demo run bench-http bench-latency bench-stream bench-writer bench-history bench-reprice bench-cache bench-compose bench-faults bench-gray bench screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,8 +47,18 @@ bench-faults: $(STAMP)  ## how the feeders ride out each exchange fault, against
 bench-stream: $(STAMP)  ## the courses stream through HAProxy at 1,000 / 4,000 / 8,000 streams
 	$(BIN)/python -m bench.stream --streams 1000 4000 8000 --seconds 60
 
+bench-gray: $(STAMP)  ## gray failures (frozen and slow processes) through HAProxy under load
+	$(BIN)/python -m bench.gray
+
 bench-writer: $(STAMP)  ## the tick writer's throughput into Postgres and its buffer's memory
 	$(BIN)/python -m bench.writer --ticks 200000 --batch 1000 5000 20000
+
+# HISTORY_FLAGS=--keep keeps the 20.7M-row database (ratewire_bench_history); --reuse measures it again.
+bench-history: $(STAMP)  ## 30 days of served values in Postgres: candles and point lookups, p99
+	$(BIN)/python -m bench.history --days 30 --queries 300 $(HISTORY_FLAGS)
+
+bench-reprice: $(STAMP)  ## what one tick costs a gateway: re-pricing (with the guard) and rendering
+	$(BIN)/python -m bench.reprice --ticks 20000 --rounds 5
 
 # make bench: DURATION (s), USERS, USER_RPS (each user's pace, 0: flat out), CACHE (on/off),
 # FAULTS (1: cut Binance for 20 s and kill gateway-1 during the run; empty: none).

@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry
 
 from gateway.api import install_routes
 from gateway.docs import install_docs
+from gateway.faults import install_fault_injection
+from gateway.history_api import install_history_routes
 from gateway.metrics import (
     GatewayCollector,
     StreamCollector,
@@ -84,8 +86,13 @@ def create_app(settings: GatewaySettings, on_fatal: Callable[[], None] | None = 
     app.state.streams = hub
     install_routes(app, gateway, answers)
     install_stream_route(app, hub)
+    install_history_routes(
+        app, gateway, settings.history_closed_max_age, settings.history_settle_seconds
+    )
     install_docs(app)
     install_metrics_route(app, registry)
     if settings.gateway_http_metrics:
         instrument_http(app, registry)
+    if settings.gateway_fault_injection:
+        install_fault_injection(app)
     return app

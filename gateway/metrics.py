@@ -4,7 +4,8 @@
   a latency histogram per route, method and status class; no request or response sizes, no
   in-progress gauge, and nothing for ``/metrics``, ``/healthz``, ``/readyz`` or unknown paths.
 * Domain, read at scrape time from the gateway's own state (the hot paths keep plain integers):
-  ticks by source and instrument, each direction's age, serving source and staleness, source
+  ticks by source and instrument, each direction's age, serving source, staleness, deviation
+  between the sources and dispute (with the guard's threshold and a count of disputes), source
   switches, sources and feeders up, decode errors, the writer's queue, lag, batches, flush
   latency, retries and drops, and the warm start.
 """
@@ -147,11 +148,13 @@ class GatewayCollector(Collector):
         for direction, course in zip(DIRECTIONS, courses):
             if course is None:
                 continue
-            age.add_metric([direction], max(0.0, (now - course.updated_at) / 1000))
+            oldest = min((leg.at for leg in course.legs), default=course.updated_at)
+            age.add_metric([direction], max(0.0, (now - oldest) / 1000))
             for exchanger in EXCHANGERS:
                 serving.add_metric([direction, exchanger], int(course.exchanger == exchanger))
             stale.add_metric([direction], int(course.stale))
         yield from (age, serving, stale)
+        yield from self._guard()
         switches = CounterMetricFamily(
             "rates_source_switches",
             "Changes of a direction's serving source (failovers, recoveries, losses).",
@@ -160,6 +163,41 @@ class GatewayCollector(Collector):
         for (direction, old, new), count in sorted(rates.switches.items()):
             switches.add_metric([direction, old, new], count)
         yield switches
+
+    def _guard(self) -> Iterator[Metric]:
+        """Each direction's deviation between the sources and its dispute, from the guard."""
+        rates = self.gateway.rates
+        deviation = GaugeMetricFamily(
+            "rates_direction_deviation",
+            "The served value's deviation from the other source's fresh value (0.01 is 1 %); "
+            "absent while only one source is fresh.",
+            labels=["direction"],
+        )
+        disputed = GaugeMetricFamily(
+            "rates_direction_disputed",
+            "1 while the two sources disagree beyond GUARD_MAX_DEVIATION.",
+            labels=["direction"],
+        )
+        for direction, course in zip(DIRECTIONS, rates.pricings[None].courses):
+            if course is None:
+                continue
+            if course.deviation is not None:
+                deviation.add_metric([direction], float(course.deviation))
+            disputed.add_metric([direction], int(course.disputed))
+        yield from (deviation, disputed)
+        yield gauge(
+            "rates_guard_max_deviation",
+            "GUARD_MAX_DEVIATION: beyond it a direction is disputed.",
+            float(rates.guard.max_deviation),
+        )
+        disputes = CounterMetricFamily(
+            "rates_direction_disputes",
+            "Times a direction became disputed.",
+            labels=["direction"],
+        )
+        for direction, count in sorted(rates.disputes.items()):
+            disputes.add_metric([direction], count)
+        yield disputes
 
     def _sources(self) -> Iterator[Metric]:
         rates = self.gateway.rates

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 
 from common.markets import BINANCE, COINGECKO, SOURCE_INSTRUMENTS
 from common.wire import Message, Tick
 from gateway.book import RateBook
-from gateway.pricing import Budgets, Course, Pricing, price_all
+from gateway.guard import Guard
+from gateway.pricing import Budgets, Course, Pricing, price_filters
 from gateway.recipes import DIRECTIONS, SOURCE_ROLE
 
 log = logging.getLogger(__name__)
@@ -38,10 +40,11 @@ def _same_courses(first: Pricings, second: Pricings) -> bool:
 class Rates:
     """Holds the book and the pricings the API answers from."""
 
-    def __init__(self, budgets: Budgets) -> None:
+    def __init__(self, budgets: Budgets, guard: Guard = Guard()) -> None:
         self.book = RateBook()
         self.budgets = budgets
-        self.pricings: Pricings = {name: price_all(self.book, 0, budgets, name) for name in FILTERS}
+        self.guard = guard
+        self.pricings: Pricings = price_filters(self.book, 0, budgets, FILTERS, guard)
         self._listeners: list[Callable[[Pricings], None]] = []
         self.valid_until = float("inf")
         self.messages = 0
@@ -49,6 +52,8 @@ class Rates:
         self.switches: dict[tuple[str, str, str], int] = {}
         #: source -> every instrument of it fresh
         self.source_up: dict[str, bool] = {}
+        #: direction -> how often it became disputed
+        self.disputes: dict[str, int] = {}
 
     def on_change(self, listener: Callable[[Pricings], None]) -> None:
         """Call ``listener`` with the pricings now, and again every time their courses change."""
@@ -65,13 +70,14 @@ class Rates:
 
     def reprice(self, now: float) -> bool:
         """Price every direction at ``now``; True if any course changed."""
-        pricings = {name: price_all(self.book, now, self.budgets, name) for name in FILTERS}
+        pricings = price_filters(self.book, now, self.budgets, FILTERS, self.guard)
         sources_until = self._update_sources(now)
         self.valid_until = min(sources_until, *(p.valid_until for p in pricings.values()))
         if _same_courses(pricings, self.pricings):
             return False
         previous, self.pricings = self.pricings, pricings
         self._report_switches(previous, pricings)
+        self._report_disputes(previous[None], pricings[None])
         for listener in self._listeners:
             listener(pricings)
         return True
@@ -115,3 +121,31 @@ class Rates:
                 log.info("%s now served by %s (was %s)", listed, now, was)
             else:
                 log.warning("failover for %s: %s -> %s", listed, was, now)
+
+    def _report_disputes(self, previous: Pricing, current: Pricing) -> None:
+        """WARNING when a direction becomes disputed, INFO when it clears: once each."""
+        for direction, old, new in zip(DIRECTIONS, previous.courses, current.courses):
+            was = old is not None and old.disputed
+            if new is not None and new.disputed and not was:
+                self.disputes[direction] = self.disputes.get(direction, 0) + 1
+                log.warning(
+                    "%s disputed: served by %s, %s off the other source (threshold %s)",
+                    direction,
+                    new.exchanger,
+                    _percent(new.deviation),
+                    _percent(self.guard.max_deviation, sign=""),
+                )
+            elif was and not (new is not None and new.disputed):
+                if new is None or new.deviation is None:
+                    log.info("%s no longer disputed: only one source is fresh", direction)
+                else:
+                    log.info(
+                        "%s no longer disputed: served by %s, %s off the other source",
+                        direction,
+                        new.exchanger,
+                        _percent(new.deviation),
+                    )
+
+
+def _percent(ratio: Decimal | None, sign: str = "+") -> str:
+    return "?" if ratio is None else f"{ratio * 100:{sign}.2f}%"

@@ -10,7 +10,7 @@ books go stale in seconds, CoinGecko's 60 s cache in minutes, the fiat ratio lat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from common.markets import BINANCE, COINGECKO
@@ -38,13 +38,17 @@ class Leg:
 
 @dataclass(frozen=True, slots=True)
 class Recipe:
+    """One way to price a direction: the product of its legs, produced by ``exchanger``."""
+
     exchanger: str  #: the source that produced the direction
     legs: tuple[Leg, ...]
+    #: other sources a cross rate goes through, e.g. ``("coingecko",)`` for BTC-RUB; derived
+    #: once here, as every re-pricing reads it
+    via: tuple[str, ...] = field(init=False, compare=False)
 
-    @property
-    def via(self) -> tuple[str, ...]:
-        """Other sources a cross rate goes through, e.g. ``("coingecko",)`` for BTC-RUB."""
-        return tuple(sorted({leg.source for leg in self.legs} - {self.exchanger}))
+    def __post_init__(self) -> None:
+        via = tuple(sorted({leg.source for leg in self.legs} - {self.exchanger}))
+        object.__setattr__(self, "via", via)
 
 
 def _binance(instrument: str, power: int = 1) -> Leg:

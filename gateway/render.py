@@ -7,6 +7,7 @@ pricings change, so the hot path only looks things up. This is the one place ans
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ _json = msgspec.json.Encoder(decimal_format="number")
 JSON = b"application/json"
 
 
+@functools.lru_cache(maxsize=1024)
 def iso_ms(epoch_ms: int) -> str:
     """``2026-11-24T10:00:00.123Z``."""
     seconds, millis = divmod(epoch_ms, 1000)
@@ -29,7 +31,8 @@ def iso_ms(epoch_ms: int) -> str:
 
 
 def course_json(course: Course) -> dict[str, object]:
-    """One course as the API shows it; ``via`` only for cross rates."""
+    """One course as the API shows it; ``via`` only for cross rates, ``deviation`` only when
+    both sources are fresh."""
     entry: dict[str, object] = {
         "direction": course.direction,
         "value": course.value,
@@ -39,6 +42,18 @@ def course_json(course: Course) -> dict[str, object]:
     }
     if course.via:
         entry["via"] = list(course.via)
+    entry["legs"] = [
+        {
+            "source": leg.source,
+            "instrument": leg.instrument,
+            "price": leg.price,
+            "at": iso_ms(leg.at),
+        }
+        for leg in course.legs
+    ]
+    if course.deviation is not None:
+        entry["deviation"] = course.deviation
+    entry["disputed"] = course.disputed
     return entry
 
 

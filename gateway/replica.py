@@ -12,9 +12,11 @@ from typing import Any
 import asyncpg
 import zmq.asyncio
 
+from gateway import history_table
 from gateway.database import open_pool
 from gateway.rates import Rates
 from gateway.retention import run_retention
+from gateway.served import Recording, ServedWriter
 from gateway.settings import GatewaySettings
 from gateway.subscriber import Subscriber
 from gateway.warm import warm_start
@@ -39,9 +41,11 @@ class Gateway:
         on_fatal: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
-        self.rates = Rates(settings.budgets())
+        self.rates = Rates(settings.budgets(), settings.guard())
         self.subscriber: Subscriber | None = None
         self.writer: TickWriter | None = None
+        #: records what the API serves into the ``served`` table (with the tick writer)
+        self.recording: Recording | None = None
         self.pool: asyncpg.Pool | None = None
         self.warmed = asyncio.Event()
         self.warm_start_seconds: float | None = None
@@ -89,6 +93,16 @@ class Gateway:
                     settings.writer_buffer_limit,
                     on_flush=self._on_flush,
                 )
+                self.recording = Recording(
+                    ServedWriter(
+                        self.pool,
+                        history_table.insert_rows,
+                        batch_size=1000,
+                        flush_interval=settings.writer_flush_interval,
+                        buffer_limit=settings.writer_buffer_limit,
+                    )
+                )
+                self.rates.on_change(self.recording.on_pricings)
         else:
             log.warning("no DATABASE_URL: ticks are not stored and the book starts empty")
         self._context = zmq.asyncio.Context()
@@ -98,12 +112,16 @@ class Gateway:
         log.info("subscribing to %s", ", ".join(settings.zmq_sub_endpoints))
         if self.pool is not None and self.writer is not None:
             self._run_forever(self.writer.run(), "writer")
+            if self.recording is not None:
+                self._run_forever(self.recording.writer.run(), "served-writer")
+                self._run_forever(self.recording.run(), "recording")
             self._run_forever(
                 run_retention(
                     self.pool,
                     settings.retention_days,
                     settings.retention_batch,
                     settings.retention_interval,
+                    settings.minute_candles_days,
                 ),
                 "retention",
             )

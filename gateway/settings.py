@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr
 
 from common.settings import SubscriberSettings
+from gateway.guard import Guard, Policy
 from gateway.pricing import Budgets
 
 
@@ -23,6 +26,14 @@ class GatewaySettings(SubscriberSettings):
     #: The USD-RUB ratio behind Binance's RUB directions.
     freshness_fiat_seconds: PositiveFloat = 900.0
 
+    #: A direction is disputed when its two sources' fresh values differ by more than this
+    #: share of the smaller: 0.02 is 2 %, far beyond how much CoinGecko's 60 s-cached
+    #: aggregate honestly trails Binance (README, "The guard").
+    guard_max_deviation: Decimal = Field(default=Decimal("0.02"), gt=0, lt=1)
+    #: flag: serve by source priority and mark the course; prefer-aggregate: a disputed
+    #: direction served by Binance is served from CoinGecko until they agree again.
+    guard_policy: Literal["flag", "prefer-aggregate"] = "flag"
+
     #: ``Cache-Control: max-age`` of answers, seconds.
     http_cache_max_age: int = Field(default=1, ge=0, le=60)
     #: Told to stop (SIGTERM), answer /readyz 503 for this long while still serving, then stop:
@@ -40,6 +51,9 @@ class GatewaySettings(SubscriberSettings):
     #: Per-route HTTP metrics (prometheus-fastapi-instrumentator); the domain metrics on
     #: /metrics stay either way. Off only to measure what they cost.
     gateway_http_metrics: bool = True
+    #: Serve PUT /_control/delay (to loopback clients only), which makes every request of this
+    #: replica wait a given time: a slow replica on purpose, for tests and drills.
+    gateway_fault_injection: bool = False
 
     #: Postgres, e.g. ``postgres://user:password@host:5432/rates?sslmode=disable``. Without it
     #: the gateway neither stores ticks nor warms up from them.
@@ -61,6 +75,17 @@ class GatewaySettings(SubscriberSettings):
     retention_days: PositiveFloat = 30.0
     retention_interval: PositiveFloat = 3600.0
     retention_batch: PositiveInt = 5000
+    #: What the API served is stored (the ``served`` table, RETENTION_DAYS) and rolled up into
+    #: one-minute candles, kept this many days, and one-hour candles, kept for good.
+    minute_candles_days: PositiveFloat = 400.0
+    #: A candle is closed (never changes again) this many seconds after its interval ends:
+    #: time for every replica's writer to store the interval's last values.
+    history_settle_seconds: NonNegativeFloat = 30.0
+    #: ``Cache-Control: max-age`` of a history answer whose candles are all closed, seconds.
+    history_closed_max_age: int = Field(default=86400, ge=0)
+
+    def guard(self) -> Guard:
+        return Guard(self.guard_max_deviation, Policy(self.guard_policy))
 
     def budgets(self) -> Budgets:
         return Budgets(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import asyncpg
+
 from gateway.rates import Rates
 from gateway.subscriber import Subscriber
 from gateway.writer import TickWriter
@@ -24,6 +26,10 @@ class ReplicaView(Protocol):
 
     @property
     def writer(self) -> TickWriter | None: ...
+
+    @property
+    def pool(self) -> asyncpg.Pool | None:
+        """PostgreSQL, when the replica has one: the history routes read it."""
 
     @property
     def warm_start_seconds(self) -> float | None:

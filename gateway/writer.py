@@ -22,8 +22,9 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 
@@ -37,6 +38,11 @@ log = logging.getLogger(__name__)
 
 #: How many recent event keys are remembered to skip copies: copies come within a second.
 RECENT_KEYS = 4096
+
+#: A row as one table's insert takes it.
+RowT = TypeVar("RowT", bound=tuple[Any, ...])
+#: Stores rows on a connection; returns how many were new.
+Insert = Callable[[Any, Sequence[RowT]], Awaitable[int]]
 
 
 @dataclass
@@ -55,12 +61,20 @@ class WriterStats:
     last_flush_seconds: float = 0.0
 
 
-class TickWriter:
-    """Buffers ticks and stores them in batches; ``run`` until cancelled."""
+class BatchWriter(Generic[RowT]):
+    """Buffers rows and stores them in batches with ``insert``; ``run`` until cancelled.
 
-    def __init__(
+    The behaviour the module describes, for any table: the ticks' writer and the served
+    values' writer (``gateway.served``) are two of these.
+    """
+
+    #: what the rows are, in log messages (plural, singular)
+    what = ("rows", "row")
+
+    def __init__(  # pylint: disable=too-many-arguments,too-many-positional-arguments
         self,
         pool: asyncpg.Pool,
+        insert: Insert[RowT],
         batch_size: int = 5000,
         flush_interval: float = 0.5,
         buffer_limit: int = 100_000,
@@ -68,6 +82,7 @@ class TickWriter:
         on_flush: Callable[[int, float], None] | None = None,
     ) -> None:
         self.pool = pool
+        self.insert = insert
         #: told (batch size, seconds) after every stored batch, for the metrics
         self.on_flush = on_flush
         self.batch_size = batch_size
@@ -75,9 +90,8 @@ class TickWriter:
         self.buffer_limit = buffer_limit
         self.backoff = backoff or Backoff(0.25, 5.0)
         self.stats = WriterStats()
-        self._buffer: deque[ticks_table.Row] = deque()
-        self._in_flight: list[ticks_table.Row] = []
-        self._recent: dict[tuple[str, str, int], None] = {}
+        self._buffer: deque[RowT] = deque()
+        self._in_flight: list[RowT] = []
         self._full = asyncio.Event()
         self._drop_log = Throttle(10.0)
         self._error_log = Throttle(10.0)
@@ -89,35 +103,25 @@ class TickWriter:
         """Ticks given but not yet stored."""
         return len(self._buffer) + len(self._in_flight)
 
-    def oldest_pending_ms(self) -> int | None:
-        """When the feeder read the oldest tick not yet stored (ms), or None: the writer's lag."""
-        if self._in_flight:
-            return self._in_flight[0][4]
-        return self._buffer[0][4] if self._buffer else None
-
-    def submit(self, tick: Tick) -> None:
-        """Queue ``tick`` for storage; O(1), never waits."""
-        self.stats.submitted += 1
-        row = ticks_table.row_of(tick)
-        key = row[:3]  # the event: source, instrument, exchange time
-        if key in self._recent:
-            self.stats.copies_skipped += 1
-            return
-        self._recent[key] = None
-        if len(self._recent) > RECENT_KEYS:
-            del self._recent[next(iter(self._recent))]
+    def append(self, row: RowT) -> None:
+        """Queue ``row`` for storage; O(1), never waits."""
         if len(self._buffer) >= self.buffer_limit:
             self._buffer.popleft()
             self.stats.dropped += 1
             if self._drop_log.held_back_if_due() is not None:
                 log.error(
-                    "writer buffer full (%d ticks): dropped the oldest (%d dropped in all)",
+                    "writer buffer full (%d %s): dropped the oldest (%d dropped in all)",
                     self.buffer_limit,
+                    self.what[0],
                     self.stats.dropped,
                 )
         self._buffer.append(row)
         if len(self._buffer) >= self.batch_size:
             self._full.set()
+
+    def describe(self, row: RowT) -> str:
+        """``row`` in a log message."""
+        return repr(row)
 
     async def run(self) -> None:
         """Flush forever; on cancellation, one last bounded attempt to store what is pending."""
@@ -165,13 +169,13 @@ class TickWriter:
             del self._in_flight[: len(part)]
         self._record(count, inserted, refused, time.monotonic() - started)
 
-    async def _insert(self, rows: list[ticks_table.Row]) -> int:
+    async def _insert(self, rows: list[RowT]) -> int:
         """Store ``rows`` (how many were new), retrying through every failure but the rows'
         own: that one is raised."""
         while True:
             try:
                 async with self.pool.acquire() as connection:
-                    inserted = await ticks_table.insert_rows(connection, rows)
+                    inserted = await self.insert(connection, rows)
             except DATABASE_ERRORS as error:
                 if refuses_rows(error):
                     raise
@@ -181,8 +185,9 @@ class TickWriter:
                 if self._error_log.held_back_if_due() is not None:
                     log.log(
                         logging.ERROR if is_transient(error) else logging.CRITICAL,
-                        "storing %d ticks failed (%s: %s); retrying, %d pending%s",
+                        "storing %d %s failed (%s: %s); retrying, %d pending%s",
                         len(rows),
+                        self.what[0],
                         type(error).__name__,
                         error,
                         self.pending,
@@ -192,23 +197,19 @@ class TickWriter:
                 continue
             if self._failing:
                 self._failing = False
-                log.info("storing ticks again; %d pending", self.pending)
+                log.info("storing %s again; %d pending", self.what[0], self.pending)
             self.backoff.reset()
             return inserted
 
-    def _refused(self, row: ticks_table.Row, error: Exception) -> None:
+    def _refused(self, row: RowT, error: Exception) -> None:
         self.stats.refused += 1
         held = self._refused_log.held_back_if_due()
         if held is not None:
             log.error(
-                "dropped a tick the database refused (%d more since last report): %s %s at %d "
-                "from %s, price %s: %s: %s",
+                "dropped a %s the database refused (%d more since last report): %s: %s: %s",
+                self.what[1],
                 held,
-                row[0],
-                row[1],
-                row[2],
-                row[5],
-                row[3],
+                self.describe(row),
                 type(error).__name__,
                 error,
             )
@@ -234,4 +235,52 @@ class TickWriter:
                 while self._buffer:
                     await self._flush_one_batch()
         except TimeoutError:
-            log.error("stopping with %d ticks not stored", self.pending)
+            log.error("stopping with %d %s not stored", self.pending, self.what[0])
+
+
+class TickWriter(BatchWriter[ticks_table.Row]):
+    """The ticks' writer: skips copies of recent events before they reach the buffer."""
+
+    what = ("ticks", "tick")
+
+    def __init__(  # pylint: disable=too-many-arguments,too-many-positional-arguments
+        self,
+        pool: asyncpg.Pool,
+        batch_size: int = 5000,
+        flush_interval: float = 0.5,
+        buffer_limit: int = 100_000,
+        backoff: Backoff | None = None,
+        on_flush: Callable[[int, float], None] | None = None,
+    ) -> None:
+        super().__init__(
+            pool,
+            ticks_table.insert_rows,
+            batch_size,
+            flush_interval,
+            buffer_limit,
+            backoff,
+            on_flush,
+        )
+        self._recent: dict[tuple[str, str, int], None] = {}
+
+    def oldest_pending_ms(self) -> int | None:
+        """When the feeder read the oldest tick not yet stored (ms), or None: the writer's lag."""
+        if self._in_flight:
+            return self._in_flight[0][4]
+        return self._buffer[0][4] if self._buffer else None
+
+    def submit(self, tick: Tick) -> None:
+        """Queue ``tick`` for storage; O(1), never waits."""
+        self.stats.submitted += 1
+        row = ticks_table.row_of(tick)
+        key = row[:3]  # the event: source, instrument, exchange time
+        if key in self._recent:
+            self.stats.copies_skipped += 1
+            return
+        self._recent[key] = None
+        if len(self._recent) > RECENT_KEYS:
+            del self._recent[next(iter(self._recent))]
+        self.append(row)
+
+    def describe(self, row: ticks_table.Row) -> str:
+        return f"{row[0]} {row[1]} at {row[2]} from {row[5]}, price {row[3]}"

@@ -8,4 +8,7 @@ load test alike (none of them imports another's helpers).
     stack.py      the simulator, forwarders, feeders, gateways and the demo stack
     postgres.py   private PostgreSQL clusters and scratch databases
     mesh.py       a SUB socket of our own on the mesh, recording what arrives and when
+    load.py       a bounded load from Python, every request recorded
+    wrk.py        a steady load by wrk, for latency figures a Python client cannot give
+    gray.py       processes frozen (SIGSTOP), HAProxy's view of its replicas as it changes
 """

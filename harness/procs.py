@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -58,21 +58,23 @@ async def until(probe: Callable[[], T | Awaitable[T]], timeout: float, interval:
         await asyncio.sleep(interval)
 
 
-def _session_members(session: int) -> list[int]:
-    """Processes of session ``session`` (every child is started as a session leader, and its
-    descendants stay in its session unless they leave it)."""
-    members = []
+def process_stats() -> Iterator[tuple[int, list[str]]]:
+    """Every process's pid and the fields of its ``/proc/<pid>/stat`` after the command name
+    (which may hold spaces and parentheses): state, ppid, pgrp, session..."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
         except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[3]) == session:  # after ")": state, ppid, pgrp, session
-            members.append(int(entry.name))
-    return members
+            continue  # ended meanwhile
+        yield int(entry.name), stat.rsplit(")", 1)[1].split()
+
+
+def _session_members(session: int) -> list[int]:
+    """Processes of session ``session`` (every child is started as a session leader, and its
+    descendants stay in its session unless they leave it)."""
+    return [pid for pid, fields in process_stats() if int(fields[3]) == session]
 
 
 def _end_session(session: int, grace: float = 3.0) -> None:

@@ -32,11 +32,13 @@ from launcher.gates import GateFailed, gates
 from launcher.migrate import ROOT
 from launcher.postgres import EmbeddedPostgres
 from launcher.stack import (
+    ALERTS_FILE,
     DEMO,
     GATES,
     RUN,
     Program,
     StackSettings,
+    database_for,
     haproxy,
     haproxy_backend,
     programs,
@@ -60,10 +62,17 @@ class Plan:
     stats_password: str
 
 
-def _database(settings: StackSettings, run_dir: Path) -> tuple[str, list[Program], dict[str, str]]:
-    """The database URL, the program running it (if private), the gateways' extra settings."""
+def _database(
+    mode: str, settings: StackSettings, run_dir: Path
+) -> tuple[str, list[Program], dict[str, str]]:
+    """The database URL, the program running it (if private), the gateways' extra settings.
+    A demo's is its own database (``database_for``): simulated prices never mix with real."""
     if settings.database_url is not None:
-        return settings.database_url.get_secret_value(), [], {}
+        url = settings.database_url.get_secret_value()
+        if mode == DEMO:
+            simulated = database_for(mode, url)
+            return simulated, [], {"DATABASE_URL": simulated}
+        return url, [], {}
     cluster = EmbeddedPostgres(run_dir / "pg", settings.postgres_port)
     if cluster.initialise():
         print(f"created a private PostgreSQL cluster in {cluster.home}", flush=True)
@@ -76,12 +85,13 @@ def _database(settings: StackSettings, run_dir: Path) -> tuple[str, list[Program
         directory=str(cluster.home),
         stop_signal="INT",  # "fast" shutdown: TERM would wait for every client to leave
     )
-    return cluster.url, [server], {"DATABASE_URL": cluster.url}
+    url = database_for(mode, cluster.url)
+    return url, [server], {"DATABASE_URL": url}
 
 
 def plan(mode: str, settings: StackSettings, run_dir: Path, with_prometheus: bool = False) -> Plan:
     """Every program of the stack, with the files they need written to ``run_dir``."""
-    database_url, database_programs, gateway_env = _database(settings, run_dir)
+    database_url, database_programs, gateway_env = _database(mode, settings, run_dir)
     backend_file = run_dir / "haproxy-gateways.cfg"
     backend_file.write_text(haproxy_backend(settings))
     password = (
@@ -96,7 +106,8 @@ def plan(mode: str, settings: StackSettings, run_dir: Path, with_prometheus: boo
     ]
     if with_prometheus:
         config_file = run_dir / "prometheus.yml"
-        config_file.write_text(prometheus_config(settings))
+        alerts = ROOT / "monitoring" / "prometheus" / ALERTS_FILE
+        config_file.write_text(prometheus_config(settings, alerts=str(alerts)))
         stack.append(prometheus(settings, str(config_file), str(run_dir / "prometheus")))
     return Plan(stack, settings, database_url, password)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -124,6 +125,21 @@ def simulator_urls(ports: StackSettings) -> dict[str, str]:
     }
 
 
+#: The simulator's prices go to their own database, named after the real one with this suffix.
+SIMULATED_SUFFIX = "_sim"
+
+
+def database_for(mode: str, url: str) -> str:
+    """The database ``mode`` stores in: ``url`` itself for real prices; for the simulator's,
+    the database of the same name plus ``_sim`` on the same server (dbmate creates it), so a
+    live replica never warms up from, stores beside or charts a simulated price."""
+    if mode != DEMO:
+        return url
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "postgres"
+    return urlunsplit(parts._replace(path=f"/{name}{SIMULATED_SUFFIX}"))
+
+
 def simulator_ports(ports: StackSettings) -> tuple[int, ...]:
     """Every port the simulator listens on."""
     return (
@@ -149,6 +165,30 @@ def _simulator(ports: StackSettings) -> Program:
     )
 
 
+#: How ``backend gateways`` treats its replicas, natively and under Compose (whose
+#: haproxy/gateways-compose.cfg repeats these lines: tests/haproxy/test_config.py checks it).
+#:
+#: * The courses are answered from bytes rendered in advance, in about a millisecond: a
+#:   replica that has not answered in 50 ms is frozen or starved, and the request goes to
+#:   another one (``retry-on response-timeout``) instead of waiting out ``timeout server``.
+#:   Only those two paths: other routes (history, conversions) may take longer. And only
+#:   while fewer than 32 requests are in flight to the replicas: with more, answers are late
+#:   because every replica is busy, and retrying them would only add to the load (measured:
+#:   a flat-out load turned into 504s), so they get ``timeout server`` as before.
+#: * Health checks every 200 ms (``timeout check`` 250 ms); two failed in a row take a replica
+#:   out of rotation (within 1 s of it hanging), two passed 100 ms apart bring it back; two
+#:   failed requests in a row make the very next check decide (``sudden-death``).
+GATEWAYS_POLICY = (
+    "balance roundrobin",
+    "option httpchk GET /readyz",
+    "http-check expect status 200",
+    "http-request set-timeout server 50ms if { path /api/v1/courses /courses }"
+    " { be_conn lt 32 }",
+    "default-server inter 200ms fastinter 100ms downinter 500ms fall 2 rise 2 check"
+    " observe layer7 error-limit 2 on-error sudden-death",
+)
+
+
 def haproxy_backend(ports: StackSettings) -> str:
     """The native stack's ``backend gateways``: the replicas' ports on 127.0.0.1 (under
     Compose, haproxy/gateways-compose.cfg finds them through Docker's DNS instead)."""
@@ -161,14 +201,9 @@ def haproxy_backend(ports: StackSettings) -> str:
         f"    server gateway-{number} {ports.host}:{port} track gateways/gateway-{number}\n"
         for number, port in enumerate(ports.gateway_stream_ports, start=1)
     )
+    policy = "".join(f"    {line}\n" for line in GATEWAYS_POLICY)
     return (
-        "backend gateways\n"
-        "    balance roundrobin\n"
-        "    option httpchk GET /readyz\n"
-        "    http-check expect status 200\n"
-        "    default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2 check\n"
-        f"{servers}"
-        "\n"
+        f"backend gateways\n{policy}{servers}\n"
         "backend gateway_streams from streams\n"
         "    balance leastconn\n"
         f"    default-server maxconn {STREAMS_PER_REPLICA}\n"
@@ -269,8 +304,15 @@ def programs(
     return stack
 
 
-def prometheus_config(ports: StackSettings, scrape_interval: str = "2s") -> str:
-    """The native stack's Prometheus configuration: every process on its port."""
+#: The alerting rules, beside both Prometheus configurations in monitoring/prometheus/.
+ALERTS_FILE = "alerts.yml"
+
+
+def prometheus_config(
+    ports: StackSettings, scrape_interval: str = "2s", alerts: str = ALERTS_FILE
+) -> str:
+    """The native stack's Prometheus configuration: every process on its port, and the
+    alerting rules in ``alerts`` (a path relative to the configuration file, or absolute)."""
 
     def job(name: str, ports_: tuple[int, ...] | list[int]) -> str:
         targets = ", ".join(f'"{ports.host}:{port}"' for port in ports_)
@@ -282,6 +324,9 @@ def prometheus_config(ports: StackSettings, scrape_interval: str = "2s") -> str:
         "global:\n"
         f"  scrape_interval: {scrape_interval}\n"
         f"  evaluation_interval: {scrape_interval}\n"
+        "\n"
+        "rule_files:\n"
+        f"  - {alerts}\n"
         "\n"
         "scrape_configs:\n"
         + job("gateways", ports.gateway_ports)

@@ -23,9 +23,20 @@ DIRECTIONS = (
 )
 EXCHANGERS = ("binance", "coingecko")
 ETAG = re.compile(r'^"[A-Za-z0-9_-]+"$')
-#: What a course holds: every field always, but ``via`` (on cross rates only).
-COURSE_FIELDS = ("direction", "value", "exchanger", "updated_at", "stale", "via")
-OPTIONAL_FIELDS = ("via",)
+#: What a course holds: every field always, but ``via`` (on cross rates only) and
+#: ``deviation`` (while both sources are fresh).
+COURSE_FIELDS = (
+    "direction",
+    "value",
+    "exchanger",
+    "updated_at",
+    "stale",
+    "via",
+    "legs",
+    "deviation",
+    "disputed",
+)
+OPTIONAL_FIELDS = ("via", "deviation")
 
 
 def _course_problems(course: dict[str, Any], exchanger: str | None) -> Iterator[str]:
@@ -43,6 +54,8 @@ def _course_problems(course: dict[str, Any], exchanger: str | None) -> Iterator[
         yield f"bad exchanger {course.get('exchanger')!r} for {direction}"
     if not isinstance(course.get("stale"), bool) or not isinstance(course.get("updated_at"), str):
         yield f"no stale flag or updated_at for {direction}"
+    if not isinstance(course.get("disputed"), bool) or not course.get("legs"):
+        yield f"no disputed flag or legs for {direction}"
     via = course.get("via", ["binance"])
     if not via or any(leg not in EXCHANGERS for leg in via):
         yield f"bad via {via!r} for {direction}"

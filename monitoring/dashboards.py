@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitoring import history_dashboard
+
 OUTPUT = Path(__file__).resolve().parent / "grafana" / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 LATENCY = 'sum by (le) (rate(http_request_duration_seconds_bucket{{handler=~"{routes}"}}[1m]))'
@@ -89,6 +91,50 @@ SERVICE = Dashboard(
             "reqps",
         ),
         Panel(
+            "Response time per replica (HAProxy)",
+            (
+                Query(
+                    "max by (server) "
+                    '(haproxy_server_response_time_average_seconds{proxy="gateways"})',
+                    "{{server}}",
+                ),
+            ),
+            "s",
+            description="Each replica's answers as HAProxy waits for them (average of its last "
+            "1024): a slow replica stands out here before its health checks fail.",
+        ),
+        Panel(
+            "Courses p99 per replica (gateways)",
+            (
+                Query(
+                    "histogram_quantile(0.99, sum by (instance, le) (rate("
+                    f'http_request_duration_seconds_bucket{{handler=~"{COURSES}"}}[1m])))',
+                    "{{instance}}",
+                ),
+            ),
+            "s",
+            description="As each replica measures itself: a replica slow only here is busy; "
+            "slow only at HAProxy, it is starved or frozen.",
+        ),
+        Panel(
+            "Retries and failed checks per replica (HAProxy)",
+            (
+                Query(
+                    "sum by (server) (rate(haproxy_server_retry_warnings_total"
+                    '{proxy="gateways"}[1m]))',
+                    "{{server}} retries",
+                ),
+                Query(
+                    "sum by (server) (rate(haproxy_server_check_failures_total"
+                    '{proxy="gateways"}[1m]))',
+                    "{{server}} failed checks",
+                ),
+            ),
+            "ops",
+            description="Requests a replica did not answer in time (sent to another one) and "
+            "health checks it failed: a hung replica.",
+        ),
+        Panel(
             "Gateway replicas up in HAProxy",
             (Query('haproxy_backend_active_servers{proxy="gateways"}', "up"),),
             kind="stat",
@@ -139,7 +185,8 @@ SERVICE = Dashboard(
 FRESHNESS = Dashboard(
     "rates-freshness",
     "Rates: freshness",
-    "How old each direction's value is, which source serves it, and failovers.",
+    "How old each direction's value is, which source serves it, failovers, and whether the "
+    "sources agree.",
     (
         Panel(
             "Age of each direction's value",
@@ -169,6 +216,24 @@ FRESHNESS = Dashboard(
                     "{{from}} -> {{to}}",
                 ),
             ),
+        ),
+        Panel(
+            "Deviation between the sources",
+            (
+                Query("max by (direction) (rates_direction_deviation)", "{{direction}}"),
+                Query("max(rates_guard_max_deviation)", "threshold"),
+                Query("-max(rates_guard_max_deviation)", "-threshold"),
+            ),
+            "percentunit",
+            description="The served value relative to the other source's fresh value "
+            "(served / other - 1). Beyond the threshold (GUARD_MAX_DEVIATION) the direction "
+            "is disputed.",
+        ),
+        Panel(
+            "Directions disputed",
+            (Query("sum(max by (direction) (rates_direction_disputed))", "disputed"),),
+            kind="stat",
+            description="Directions whose two sources disagree beyond the guard's threshold.",
         ),
         Panel(
             "Sources up",
@@ -340,10 +405,13 @@ def dashboard_json(dashboard: Dashboard) -> dict[str, Any]:
 
 
 def rendered() -> dict[str, str]:
-    """File name -> JSON text, for every dashboard."""
+    """File name -> JSON text, for every dashboard (the PostgreSQL one too)."""
     return {
-        f"{dashboard.uid}.json": json.dumps(dashboard_json(dashboard), indent=2) + "\n"
-        for dashboard in DASHBOARDS
+        **{
+            f"{dashboard.uid}.json": json.dumps(dashboard_json(dashboard), indent=2) + "\n"
+            for dashboard in DASHBOARDS
+        },
+        **history_dashboard.rendered(),
     }
 
 

@@ -46,6 +46,7 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 
 from common.markets import BINANCE_SYMBOLS, binance_stream_name
+from simulator.faults import Skew, no_skew
 from simulator.http import Request, Response
 from simulator.market import Market, Ticker
 
@@ -78,18 +79,20 @@ def decimal_string(value: Decimal) -> str:
     return f"{value:.8f}"
 
 
-def mini_ticker(ticker: Ticker, event_ms: int) -> dict[str, Any]:
-    """The ``24hrMiniTicker`` event of one symbol."""
+def mini_ticker(ticker: Ticker, event_ms: int, skew: Skew = no_skew) -> dict[str, Any]:
+    """The ``24hrMiniTicker`` event of one symbol, its last price multiplied by ``skew``'s
+    factor for it."""
+    close = ticker.close * skew(ticker.symbol)
     return {
         "e": "24hrMiniTicker",
         "E": event_ms,
         "s": ticker.symbol,
-        "c": decimal_string(ticker.close),
+        "c": decimal_string(close),
         "o": decimal_string(ticker.open),
-        "h": decimal_string(max(ticker.open, ticker.close)),
-        "l": decimal_string(min(ticker.open, ticker.close)),
+        "h": decimal_string(max(ticker.open, close)),
+        "l": decimal_string(min(ticker.open, close)),
         "v": decimal_string(ticker.volume),
-        "q": decimal_string(ticker.volume * ticker.close),
+        "q": decimal_string(ticker.volume * close),
     }
 
 
@@ -106,7 +109,7 @@ def _error(code: int, msg: str) -> dict[str, Any]:
     return {"code": code, "msg": msg}
 
 
-def ticker_price(market: Market, symbols: str | None) -> tuple[int, Any]:
+def ticker_price(market: Market, symbols: str | None, skew: Skew = no_skew) -> tuple[int, Any]:
     """``GET /api/v3/ticker/price``: status and payload for the ``symbols`` parameter."""
     if symbols is not None and not re.match(_SYMBOLS_RANGE, symbols):
         message = (
@@ -116,7 +119,10 @@ def ticker_price(market: Market, symbols: str | None) -> tuple[int, Any]:
     wanted = list(dict.fromkeys(json.loads(symbols))) if symbols else list(BINANCE_SYMBOLS)
     if any(name not in BINANCE_SYMBOLS for name in wanted):
         return 400, _error(-1121, "Invalid symbol.")
-    return 200, [{"symbol": name, "price": decimal_string(market.price(name))} for name in wanted]
+    return 200, [
+        {"symbol": name, "price": decimal_string(market.price(name) * skew(name))}
+        for name in wanted
+    ]
 
 
 class BinanceApi:
@@ -126,12 +132,12 @@ class BinanceApi:
     def __init__(self, market: Market) -> None:
         self.market = market
 
-    def __call__(self, request: Request) -> Response:
+    def __call__(self, request: Request, skew: Skew = no_skew) -> Response:
         if request.path != "/api/v3/ticker/price":
             return Response(404, b"<html><body><h1>404 Not Found</h1></body></html>", "text/html")
         if request.method not in ("GET", "HEAD"):
             return self._json(405, _error(-1000, "Only GET is supported here."))
-        status, payload = ticker_price(self.market, request.param("symbols"))
+        status, payload = ticker_price(self.market, request.param("symbols"), skew)
         return self._json(status, payload)
 
     def too_many_requests(self, retry_after: int) -> Response:

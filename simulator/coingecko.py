@@ -36,7 +36,8 @@ from typing import Any
 import msgspec
 
 from common.backoff import SlidingWindowLimit
-from common.markets import COINGECKO_IDS, COINGECKO_VS
+from common.markets import COINGECKO_IDS, COINGECKO_VS, coingecko_instrument
+from simulator.faults import Skew, no_skew
 from simulator.http import Request, Response
 from simulator.market import Market
 
@@ -111,18 +112,31 @@ def split_list(value: str | None) -> list[str]:
 
 
 def simple_price(
-    snapshot: Snapshot, ids: list[str], vs_currencies: list[str], include_last_updated_at: bool
+    snapshot: Snapshot,
+    ids: list[str],
+    vs_currencies: list[str],
+    include_last_updated_at: bool,
+    skew: Skew = no_skew,
 ) -> dict[str, dict[str, Any]]:
-    """The ``simple/price`` answer for ``ids`` and ``vs_currencies`` from ``snapshot``."""
+    """The ``simple/price`` answer for ``ids`` and ``vs_currencies`` from ``snapshot``, each
+    value multiplied by ``skew``'s factor for ``coin.vs``."""
     answer: dict[str, dict[str, Any]] = {}
     for coin in ids:
         values = snapshot.values.get(coin)
         if values is not None:
-            entry: dict[str, Any] = {vs: values[vs] for vs in vs_currencies if vs in values}
+            entry: dict[str, Any] = {
+                vs: _skewed(values[vs], skew(coingecko_instrument(coin, vs)))
+                for vs in vs_currencies
+                if vs in values
+            }
             if include_last_updated_at:
                 entry["last_updated_at"] = snapshot.last_updated_at
             answer[coin] = entry
     return answer
+
+
+def _skewed(value: Decimal, factor: Decimal) -> Decimal:
+    return value if factor == 1 else (value * factor).quantize(PLACES)
 
 
 class CoinGeckoApi:
@@ -140,7 +154,7 @@ class CoinGeckoApi:
         self.limit = SlidingWindowLimit(rate_limit, 60.0)
         self.clock = clock
 
-    def __call__(self, request: Request) -> Response:
+    def __call__(self, request: Request, skew: Skew = no_skew) -> Response:
         if request.path != "/api/v3/simple/price":
             return self._json(404, {"error": "Not Found"})
         wait = self.limit.acquire(self.clock())
@@ -154,7 +168,7 @@ class CoinGeckoApi:
             return self._json(400, {"error": "Missing parameter ids"})
         include = (request.param("include_last_updated_at") or "").lower() == "true"
         snapshot = self.cache.get(self.market)
-        return self._json(200, simple_price(snapshot, ids, vs_currencies, include))
+        return self._json(200, simple_price(snapshot, ids, vs_currencies, include, skew))
 
     def calls_last_minute(self) -> int:
         return self.limit.count(self.clock())

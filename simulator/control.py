@@ -5,6 +5,8 @@
     POST   /_control/faults   {"target": "binance-ws", "fault": "stall", "seconds": 5}
                               optional: "port" (one binance-ws listener),
                               "status" (for 5xx: 500, 502 or 503);
+                              for skew, "percent" (required: 10 multiplies prices by 1.1)
+                              and "instruments" (e.g. ["USDCUSDT"], ["bitcoin.rub"]);
                               "fault": "clear" clears that target (or port)
     DELETE /_control/faults   clears everything, or ?target=...[&port=...]
     GET    /_control/faults   the faults in force
@@ -35,14 +37,25 @@ class FaultRequest(msgspec.Struct, forbid_unknown_fields=True):
     seconds: float | None = None
     port: int | None = None
     status: int | None = None
+    percent: float | None = None
+    instruments: list[str] = []
 
 
 class Controlled(Protocol):
     """What the control API drives: the simulator."""
 
     async def inject(
-        self, target: str, fault: str, seconds: float | None, port: int | None, status: int | None
-    ) -> Fault: ...
+        self,
+        target: str,
+        fault: str,
+        seconds: float | None,
+        port: int | None,
+        status: int | None,
+        *,
+        percent: float | None,
+        instruments: tuple[str, ...],
+    ) -> Fault:
+        """Put a fault in force."""
 
     async def clear(self, target: str | None, port: int | None) -> list[Fault]: ...
 
@@ -104,7 +117,13 @@ class ControlApi:
             if body.fault == CLEAR:
                 return self._cleared(await self.simulator.clear(body.target, body.port))
             fault = await self.simulator.inject(
-                body.target, body.fault, body.seconds, body.port, body.status
+                body.target,
+                body.fault,
+                body.seconds,
+                body.port,
+                body.status,
+                percent=body.percent,
+                instruments=tuple(body.instruments),
             )
         except FaultError as error:
             return _problem(422, str(error))

@@ -5,6 +5,10 @@ row of :data:`KINDS` (and, when it does something no row does yet, one flag and 
 reads it). One fault per scope at a time; a new injection replaces the old one. A scope is a
 whole target, or for ``binance-ws`` one of its ports (one stream host), which wins over the
 target-wide fault. The registry is pure: its clock is injected.
+
+A ``skew`` is the one fault that leaves the connections alone and changes the prices: every
+price the target serves (or only the instruments named) is multiplied by ``1 + percent/100``,
+from the next one sent, so a test can show what a venue quoting a wrong price does downstream.
 """
 
 from __future__ import annotations
@@ -12,13 +16,40 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
-from common.markets import BINANCE_WS, COINGECKO_REST, TRANSPORTS
+from common.markets import (
+    BINANCE_SYMBOLS,
+    BINANCE_WS,
+    COINGECKO_IDS,
+    COINGECKO_INSTRUMENTS,
+    COINGECKO_REST,
+    TRANSPORTS,
+)
 
 #: The simulated exchanges' endpoints are named after the transports that read them.
 TARGETS = TRANSPORTS
 COINGECKO = COINGECKO_REST
 CLEAR = "clear"
+ONE = Decimal(1)
+
+#: Instrument -> what its price is multiplied by: a fault's :meth:`Fault.factor`.
+Skew = Callable[[str], Decimal]
+
+
+def no_skew(_instrument: str) -> Decimal:
+    """Prices as they are."""
+    return ONE
+
+
+#: What a skew may name, per target: Binance symbols; CoinGecko coins (every currency) or a
+#: coin in one currency (``bitcoin.rub``), as the gateway names its values.
+INSTRUMENTS: dict[str, tuple[str, ...]] = {
+    target: (
+        (*COINGECKO_IDS, *COINGECKO_INSTRUMENTS) if target == COINGECKO_REST else BINANCE_SYMBOLS
+    )
+    for target in TARGETS
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +75,8 @@ class Kind:
     malformed: bool = False
     #: websocket: ``serverShutdown``, then a close after the grace
     shuts_down: bool = False
+    #: prices are multiplied by ``1 + percent/100``; connections are left alone
+    skews: bool = False
 
 
 KINDS: dict[str, Kind] = {
@@ -68,6 +101,8 @@ KINDS: dict[str, Kind] = {
         # serverShutdown on every connection, closed after the grace; lasts the grace unless
         # seconds says longer, and connections opened meanwhile get the notice too.
         Kind("shutdown", targets=(BINANCE_WS,), shuts_down=True),
+        # Prices off by a percent (of every instrument, or of those named): a wrong venue.
+        Kind("skew", skews=True),
     )
 }
 
@@ -90,10 +125,21 @@ class Fault:
     expires: float | None = None  #: clock time it ends by itself; ``None`` until cleared
     port: int | None = None  #: the one listener it applies to; ``None`` for the whole target
     status: int | None = None  #: what requests are refused with, for a refusing kind
+    percent: Decimal | None = None  #: a skew's size, e.g. 10 (prices * 1.1)
+    instruments: tuple[str, ...] = ()  #: a skew's instruments; empty: every one
 
     @property
     def name(self) -> str:
         return self.kind.name
+
+    def factor(self, instrument: str) -> Decimal:
+        """What this fault multiplies ``instrument``'s price by (CoinGecko's: ``coin.vs``)."""
+        if self.percent is None or not self.kind.skews:
+            return ONE
+        coin = instrument.partition(".")[0]
+        if self.instruments and not {instrument, coin} & set(self.instruments):
+            return ONE
+        return ONE + self.percent / 100
 
     @property
     def scope(self) -> str:
@@ -122,13 +168,22 @@ class FaultRegistry:
         seconds: float | None = None,
         port: int | None = None,
         status: int | None = None,
+        *,
+        percent: float | None = None,
+        instruments: tuple[str, ...] = (),
     ) -> Fault:
         """Put fault ``name`` on ``target`` (or one of its ports), replacing what was there."""
         kind = self._validate(target, name, seconds, port, status)
+        size = _skew_size(target, kind, percent, instruments)
         expires = None if seconds is None else self.now() + seconds
-        fault = Fault(target, kind, expires, port, status or kind.status)
+        fault = Fault(target, kind, expires, port, status or kind.status, size, instruments)
         self._faults[(target, port)] = fault
         return fault
+
+    def factor(self, target: str, instrument: str, port: int | None = None) -> Decimal:
+        """What the fault in force multiplies ``instrument``'s price by on ``target``."""
+        fault = self.active(target, port)
+        return ONE if fault is None else fault.factor(instrument)
 
     def clear(self, target: str | None = None, port: int | None = None) -> list[Fault]:
         """Remove faults: all, one target's (with its ports'), or one port's; returns them."""
@@ -190,3 +245,21 @@ class FaultRegistry:
             listed = "; ".join(f"{n}: {', '.join(map(str, s))}" for n, s in choices.items())
             raise FaultError(f"status {status} does not apply to {name} ({listed})")
         return kind
+
+
+def _skew_size(
+    target: str, kind: Kind, percent: float | None, instruments: tuple[str, ...]
+) -> Decimal | None:
+    """A skew's percent as an exact decimal; a skew needs one, any other fault takes none."""
+    if not kind.skews:
+        if percent is not None or instruments:
+            raise FaultError(f"percent and instruments apply to skew only, not {kind.name}")
+        return None
+    if percent is None or not -100 < percent <= 1000 or percent == 0:
+        raise FaultError(f"skew needs a percent in (-100, 1000], not 0; got {percent!r}")
+    unknown = [name for name in instruments if name not in INSTRUMENTS[target]]
+    if unknown:
+        valid = ", ".join(INSTRUMENTS[target])
+        raise FaultError(f"unknown instruments {unknown} for {target}; valid: {valid}")
+    # Through str: 10.1 is 10.1, not the binary float's 10.0999999999999996447...
+    return Decimal(str(percent))

@@ -11,7 +11,7 @@ import logging
 import math
 from typing import Protocol
 
-from simulator.faults import Fault, FaultRegistry
+from simulator.faults import Fault, FaultRegistry, Skew, no_skew
 from simulator.http import MAX_HEAD, Abort, Request, Response, serve
 from simulator.malformed import bad_body
 from simulator.settings import SimulatorSettings
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 class RestApi(Protocol):
     """An exchange's REST API, and how it words the errors the faults make it send."""
 
-    def __call__(self, request: Request) -> Response: ...
+    def __call__(self, request: Request, skew: Skew = no_skew) -> Response: ...
 
     def too_many_requests(self, retry_after: int) -> Response: ...
 
@@ -124,7 +124,7 @@ class RestTarget:
         elif fault is not None and fault.status is not None:
             response = self.api.server_error(fault.status)
         else:
-            response = self.api(request)
+            response = self.api(request, no_skew if fault is None else fault.factor)
             if kind is not None and kind.malformed:
                 _, body, content_type = bad_body(self.malformed, response.body)
                 self.malformed += 1

@@ -109,13 +109,18 @@ class Simulator:  # pylint: disable=too-many-instance-attributes
         seconds: float | None = None,
         port: int | None = None,
         status: int | None = None,
+        *,
+        percent: float | None = None,
+        instruments: tuple[str, ...] = (),
     ) -> Fault:
         """Put a fault in force and apply it at once."""
         kind = KINDS.get(fault)
         if kind is not None and kind.shuts_down and seconds is None:
             # A shutdown notice is an event: it lasts as long as the grace before the close.
             seconds = self.settings.sim_shutdown_grace
-        injected = self.faults.inject(target, fault, seconds, port, status)
+        injected = self.faults.inject(
+            target, fault, seconds, port, status, percent=percent, instruments=instruments
+        )
         log.warning("fault injected: %s", self._phrase(injected))
         if target == BINANCE_WS:
             await self.binance_ws.reconcile(fresh=True, port=port)
@@ -145,6 +150,8 @@ class Simulator:  # pylint: disable=too-many-instance-attributes
             "port": fault.port,
             "status": fault.status if fault.kind.statuses else None,
             "remaining": None if remaining is None else round(remaining, 3),
+            "percent": None if fault.percent is None else float(fault.percent),
+            "instruments": list(fault.instruments),
         }
 
     def state(self) -> dict[str, Any]:
@@ -193,7 +200,9 @@ class Simulator:  # pylint: disable=too-many-instance-attributes
     def _phrase(self, fault: Fault) -> str:
         remaining = fault.remaining(self.faults.now())
         until = "until cleared" if remaining is None else f"for {remaining:.3g} s"
-        return f"{fault.scope} {fault.name} {until}"
+        size = "" if fault.percent is None else f" {fault.percent:+}%"
+        which = f" of {', '.join(fault.instruments)}" if fault.instruments else ""
+        return f"{fault.scope} {fault.name}{size}{which} {until}"
 
     async def _control_server(self, host: str, port: int) -> asyncio.Server:
         return await asyncio.start_server(self._control_connected, host, port, limit=MAX_HEAD)

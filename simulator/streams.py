@@ -34,7 +34,7 @@ from websockets.http11 import Request, Response
 from common.markets import BINANCE_WS
 from common.wire import now_ms
 from simulator import binance
-from simulator.faults import Fault, FaultRegistry
+from simulator.faults import Fault, FaultRegistry, no_skew
 from simulator.malformed import bad_frame
 from simulator.market import Market
 from simulator.settings import SimulatorSettings
@@ -132,12 +132,13 @@ class Session:  # pylint: disable=too-many-instance-attributes
             if self.stalled or self._ending:
                 continue
             good = b""
+            fault = self.port.fault()
+            skew = no_skew if fault is None else fault.factor
             for stream in self.streams:
                 if (symbol := binance.SERVED.get(stream)) is not None:
-                    data = binance.mini_ticker(market.ticker(symbol), event_ms)
+                    data = binance.mini_ticker(market.ticker(symbol), event_ms, skew)
                     good = binance.encode(binance.combined(stream, data))
                     await self._send(good)
-            fault = self.port.fault()
             if good and fault is not None and fault.kind.malformed:
                 _, bad = bad_frame(self._bad, good, event_ms)
                 self._bad += 1

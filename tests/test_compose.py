@@ -151,7 +151,7 @@ def test_no_variable_is_required_and_no_secret_has_a_default():
 
 def test_each_secret_is_mounted_only_where_it_is_used():
     users = {
-        "secrets-postgres": {"secrets", "postgres", "dbmate", "gateway"},
+        "secrets-postgres": {"secrets", "postgres", "dbmate", "gateway", "grafana"},
         "secrets-haproxy": {"secrets", "haproxy"},
         "secrets-grafana": {"secrets", "grafana"},
     }
@@ -194,12 +194,17 @@ def test_prometheus_and_grafana_are_provisioned_from_files():
     assert "./monitoring/prometheus/compose.yml:/etc/prometheus/prometheus.yml:ro" in (
         LIVE["prometheus"]["volumes"]
     )
+    # Beside the configuration, which names it relative to itself.
+    assert "./monitoring/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in (
+        LIVE["prometheus"]["volumes"]
+    )
     grafana = LIVE["grafana"]["volumes"]
     assert "./monitoring/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
     assert "./monitoring/grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana
     prometheus = yaml.safe_load((ROOT / "monitoring/prometheus/compose.yml").read_text())
     haproxy_job = next(job for job in prometheus["scrape_configs"] if job["job_name"] == "haproxy")
     assert haproxy_job["static_configs"][0]["targets"] == ["haproxy:8405"]
+    assert prometheus["rule_files"] == ["alerts.yml"]
 
 
 def test_gateways_scale_drain_and_wait_for_the_migrations():

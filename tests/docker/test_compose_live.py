@@ -126,6 +126,23 @@ def test_both_replicas_serve_eight_fresh_courses_through_haproxy(project: Projec
     assert after["gateway-1"] > before["gateway-1"] and after["gateway-2"] > before["gateway-2"]
 
 
+def test_the_public_port_serves_the_api_and_its_docs_only(project: Project):
+    for path in ("/metrics", "/healthz", "/readyz", "/api/v1/sources"):
+        assert httpx.get(project.url("API", path), timeout=5).status_code == 404, path
+    for path in ("/api/v1/courses", "/courses", "/docs", "/openapi.json"):
+        assert httpx.get(project.url("API", path), timeout=5).status_code == 200, path
+    # The replicas still answer them on their own address (Prometheus: the targets test).
+    assert "ok" in project.exec("gateway", "python", "-c", READYZ)
+
+
+#: run inside a gateway container: its own /readyz and /api/v1/sources answer
+READYZ = (
+    "import urllib.request as u; "
+    "[u.urlopen(f'http://127.0.0.1:8000{p}', timeout=2) for p in ('/readyz', '/api/v1/sources')]; "
+    "print('ok')"
+)
+
+
 def test_ticks_keep_growing_in_postgres(project: Project):
     def stored() -> int:
         return int(project.sql("SELECT count(*) FROM ticks")[0][0])

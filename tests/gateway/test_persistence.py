@@ -44,7 +44,9 @@ async def drain(writer: TickWriter, timeout: float = 10.0) -> None:
 
 
 def test_migrations_go_up_down_and_up_again(database_url):
-    assert "Applied: 1" in dbmate(database_url, "status")
+    assert "Applied: 2" in dbmate(database_url, "status")
+    dbmate(database_url, "down")
+    assert asyncio.run(rows(database_url, "SELECT to_regclass('served') IS NULL"))
     dbmate(database_url, "down")
     assert asyncio.run(rows(database_url, "SELECT to_regclass('ticks') IS NULL"))
     dbmate(database_url, "up")

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from gateway.book import RateBook
-from gateway.pricing import Budgets, price_all, price_direction
+from gateway.pricing import Budgets, LegPrice, price_all, price_direction
 from gateway.recipes import DIRECTIONS, RECIPES, Role
 from tests.gateway.ticks import T0, binance_ticks, coingecko_ticks, status, tick
 
@@ -50,10 +50,19 @@ def test_binance_first_and_cross_rates_name_their_second_leg():
     assert not plain.via
 
 
-def test_updated_at_is_the_oldest_legs_exchange_time():
+def test_updated_at_is_the_newest_legs_time_and_each_leg_keeps_its_own():
     book = full_book()
-    assert price_direction("BTC-USD", book, 1.0, BUDGETS)[0].updated_at == T0
-    assert price_direction("BTC-RUB", book, 1.0, BUDGETS)[0].updated_at == T0 - 30_000
+    book.apply_tick(tick("USDCUSDT", "1.0001", T0 - 2_000), now=0.0)  # older: not taken
+    book.apply_tick(tick("BTCUSDT", "97000.50", T0 + 1_500), now=0.0)
+    assert price_direction("BTC-USD", book, 1.0, BUDGETS)[0].updated_at == T0 + 1_500
+    course, _ = price_direction("BTC-RUB", book, 1.0, BUDGETS)
+    assert course.updated_at == T0 + 1_500  # not CoinGecko's USD-RUB leg, 30 s older
+    assert course.legs == (
+        LegPrice("binance", "BTCUSDT", Decimal("97000.50"), T0 + 1_500),
+        LegPrice("binance", "USDCUSDT", Decimal("1.0001"), T0),
+        LegPrice("coingecko", "bitcoin.rub", Decimal("8972000"), T0 - 30_000),
+        LegPrice("coingecko", "bitcoin.usd", Decimal("96990"), T0 - 30_000),
+    )
 
 
 def test_a_live_leg_goes_stale_after_its_budget_and_coingecko_takes_over():

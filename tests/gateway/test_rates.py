@@ -42,6 +42,22 @@ def test_the_body_is_the_assignments_shape_with_provenance():
         "exchanger": "binance",
         "updated_at": "2025-11-24T16:00:00.000Z",
         "stale": False,
+        "legs": [
+            {
+                "source": "binance",
+                "instrument": "BTCUSDT",
+                "price": 97000.50,
+                "at": "2025-11-24T16:00:00.000Z",
+            },
+            {
+                "source": "binance",
+                "instrument": "USDCUSDT",
+                "price": 1.0001,
+                "at": "2025-11-24T16:00:00.000Z",
+            },
+        ],
+        "deviation": 0.000008,  # 96990.80091991 / 96990 - 1
+        "disputed": False,
     }
     assert body["courses"][1]["via"] == ["coingecko"]
 
@@ -50,6 +66,7 @@ def test_values_are_json_numbers_written_exactly():
     raw = answers_of(loaded()).answer(ALL).body
     assert b'"value":96990.80091991,' in raw
     assert b'"value":0.99990001,' in raw
+    assert b'"deviation":0.000008,' in raw
 
 
 def test_same_rates_same_bytes_same_tag_on_two_replicas():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.stack import StackSettings, haproxy_backend
+from launcher.stack import GATEWAYS_POLICY, StackSettings, haproxy_backend
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {
@@ -87,3 +87,15 @@ def test_the_native_stream_backend_tracks_each_replica():
         ["gateway-1", "127.0.0.1:8101", "track", "gateways/gateway-1"],
         ["gateway-2", "127.0.0.1:8102", "track", "gateways/gateway-2"],
     ]
+
+
+def test_both_deployments_check_and_retry_the_replicas_alike():
+    """Compose's backend repeats the native one's policy (launcher/stack.py says why), adding
+    only Docker's DNS to the servers' defaults."""
+    lines = [
+        line.strip() for line in (ROOT / "haproxy/gateways-compose.cfg").read_text().splitlines()
+    ]
+    for policy in GATEWAYS_POLICY:
+        assert any(
+            line == policy or line.startswith(f"{policy} resolvers ") for line in lines
+        ), policy

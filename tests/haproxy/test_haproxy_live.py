@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import socket
 import subprocess
 import time
 import uuid
@@ -96,6 +97,37 @@ def test_the_stats_page_wants_credentials_and_serves_no_exporter(demo: Demo):
     assert httpx.get(f"{demo.stats}/metrics", timeout=5).status_code == 401
     metrics = httpx.get(f"{demo.stats}/metrics", auth=AUTH, timeout=5)
     assert "haproxy_backend_active_servers" not in metrics.text
+
+
+#: Answered on the replicas' own addresses (Prometheus, HAProxy's checks), never on 8080.
+INTERNAL = ["/metrics", "/healthz", "/readyz", "/api/v1/sources", "/api/v1/sources/"]
+PUBLIC = ["/api/v1/courses", "/courses", "/docs", "/openapi.json", "/docs/assets/swagger-ui.css"]
+
+
+def raw_get(port: int, target: str) -> int:
+    """The status of ``GET target`` sent as is (httpx would resolve dot segments first)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(
+            f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        )
+        head = connection.recv(64).decode("latin-1")
+    return int(head.split()[1])
+
+
+def test_the_public_port_serves_the_api_and_its_docs_only(demo: Demo):
+    replica = f"http://127.0.0.1:{demo.gateway_ports[0]}"
+    for path in INTERNAL:
+        assert httpx.get(f"{demo.api}{path}", timeout=5).status_code == 404, path
+    for path in ("/metrics", "/healthz", "/readyz", "/api/v1/sources"):
+        assert httpx.get(f"{replica}{path}", timeout=5).status_code == 200, path
+    for path in PUBLIC:
+        assert httpx.get(f"{demo.api}{path}", timeout=5).status_code == 200, path
+    # However the path is spelt, as the replicas would read it.
+    port = int(demo.env["STACK_HAPROXY_PORT"])
+    for target in ("/api/v1/%73ources", "/api%2Fv1%2Fsources", "/api/v1/courses/../../metrics"):
+        assert raw_get(port, target) == 404, target
+    assert raw_get(port, "/api/v1/courses?direction=BTC-USD") == 200
+    assert httpx.get(f"{demo.api}/metrics", timeout=5).json() == {"detail": "Not Found"}
 
 
 def test_oversized_requests_are_refused(demo: Demo):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import launcher.__main__ as launcher_main
 from launcher.stack import (
     DEMO,
     FEEDERS_RUNNING,
@@ -16,6 +17,7 @@ from launcher.stack import (
     SIMULATOR_LISTENING,
     Program,
     StackSettings,
+    database_for,
     haproxy,
     programs,
     stop_order,
@@ -117,3 +119,20 @@ def test_programs_stop_in_the_reverse_order_those_of_one_priority_together():
         ["simulator"],
         ["postgres"],
     ]
+
+
+def test_the_simulators_prices_have_their_own_database():
+    url = "postgres://rates:secret@db:5432/rates?sslmode=disable"
+    assert database_for(RUN, url) == url
+    assert database_for(DEMO, url) == "postgres://rates:secret@db:5432/rates_sim?sslmode=disable"
+    assert database_for(DEMO, "postgres://u@h/") == "postgres://u@h/postgres_sim"
+
+
+def test_a_demo_on_a_given_server_stores_in_its_sim_database(tmp_path: Path):
+    settings = StackSettings.model_validate({"DATABASE_URL": "postgres://rates@db:5432/rates"})
+    # pylint: disable-next=protected-access
+    demo_url, programs_run, gateway_env = launcher_main._database(DEMO, settings, tmp_path)
+    assert demo_url == "postgres://rates@db:5432/rates_sim" == gateway_env["DATABASE_URL"]
+    assert not programs_run
+    # pylint: disable-next=protected-access
+    assert launcher_main._database(RUN, settings, tmp_path)[0].endswith("/rates")

@@ -40,6 +40,10 @@ def course(direction: str, value: object = 1.5, exchanger: str = "binance") -> d
         "exchanger": exchanger,
         "updated_at": "2026-11-24T10:00:00.000Z",
         "stale": False,
+        "legs": [
+            {"source": exchanger, "instrument": "X", "price": 1.5, "at": "2026-11-24T10:00:00.000Z"}
+        ],
+        "disputed": False,
     }
 
 
@@ -86,6 +90,8 @@ def test_a_right_answer_passes():
         ({**GOOD, "courses": [course(d, -1.0) for d in DIRECTIONS]}, None, "bad value"),
         ({**GOOD, "courses": [{**course(d), "rate": 1.0} for d in DIRECTIONS]}, None, "unknown"),
         ({**GOOD, "courses": [{**course(d), "via": []} for d in DIRECTIONS]}, None, "bad via"),
+        ({**GOOD, "courses": [{**course(d), "legs": []} for d in DIRECTIONS]}, None, "legs"),
+        ({**GOOD, "courses": [{**course(d), "disputed": 0} for d in DIRECTIONS]}, None, "disputed"),
         ({"exchanger": None, "courses": GOOD["courses"]}, None, "top-level exchanger"),
     ],
 )

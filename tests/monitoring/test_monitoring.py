@@ -43,3 +43,24 @@ def test_promtool_accepts_the_configuration(name):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def promtool(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["promtool", *arguments], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+
+
+def test_promtool_accepts_the_alerting_rules_and_both_configurations_load_them():
+    checked = promtool("check", "rules", str(PROMETHEUS / "alerts.yml"))
+    assert checked.returncode == 0 and "SUCCESS: 1 rules found" in checked.stdout, checked.stderr
+    for name in ("native.yml", "compose.yml"):
+        loaded = promtool("check", "config", str(PROMETHEUS / name))
+        assert "1 rule files found" in loaded.stdout, loaded.stdout + loaded.stderr
+
+
+def test_the_dispute_alert_fires_after_fifteen_seconds_of_a_dispute():
+    """``promtool test rules`` on tests/monitoring/alerts_test.yml: the alert's timing,
+    labels and text against series of a dispute on one replica, and of a brief one."""
+    tested = promtool("test", "rules", str(Path(__file__).parent / "alerts_test.yml"))
+    assert tested.returncode == 0, tested.stdout + tested.stderr

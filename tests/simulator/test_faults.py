@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from common.markets import BINANCE_WS
@@ -114,7 +116,45 @@ def test_the_next_expiry_is_the_soonest(registry, clock):
 
 def test_every_fault_has_an_effect_and_applies_where_it_can():
     for kind in KINDS.values():
-        flags = (kind.resets, kind.holds, kind.stalls, kind.malformed, kind.shuts_down)
+        flags = (kind.resets, kind.holds, kind.stalls, kind.malformed, kind.shuts_down, kind.skews)
         assert any(flags) or kind.status is not None, kind.name
         assert set(kind.targets) <= set(TARGETS)
     assert KINDS["shutdown"].targets == ("binance-ws",)
+
+
+def test_a_skew_multiplies_every_price_or_the_named_ones(registry):
+    registry.inject("binance-ws", "skew", percent=10)
+    assert registry.factor(BINANCE_WS, "BTCUSDT", 9443) == Decimal("1.1")
+    registry.inject("coingecko", "skew", percent=-2.5, instruments=("tether", "bitcoin.rub"))
+    assert registry.factor(COINGECKO, "tether.usd") == Decimal("0.975")
+    assert registry.factor(COINGECKO, "bitcoin.rub") == Decimal("0.975")
+    assert registry.factor(COINGECKO, "bitcoin.usd") == 1
+    assert registry.factor("binance-rest", "BTCUSDT") == 1  # no fault there
+    registry.inject("binance-ws", "stall")
+    assert registry.factor(BINANCE_WS, "BTCUSDT") == 1  # a stall replaced the skew
+
+
+def test_a_skew_percent_is_exact():
+    registry = FaultRegistry()
+    assert registry.inject("coingecko", "skew", percent=10.1).percent == Decimal("10.1")
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        (("binance-rest", "skew"), {}, "skew needs a percent"),
+        (("binance-rest", "skew"), {"percent": 0}, "skew needs a percent"),
+        (("binance-rest", "skew"), {"percent": -100}, "skew needs a percent"),
+        (("binance-rest", "stall"), {"percent": 5}, "apply to skew only"),
+        (
+            ("binance-rest", "skew"),
+            {"percent": 5, "instruments": ("bitcoin",)},
+            "unknown instruments \\['bitcoin'\\] for binance-rest; valid: BTCUSDT",
+        ),
+        (("coingecko", "skew"), {"percent": 5, "instruments": ("BTCUSDT",)}, "valid: bitcoin"),
+    ],
+)
+def test_invalid_skews_name_the_valid_choices(registry, args, kwargs, message):
+    with pytest.raises(FaultError, match=message):
+        registry.inject(*args, **kwargs)
+    assert registry.faults() == []

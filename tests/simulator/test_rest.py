@@ -226,3 +226,45 @@ async def test_5xx_fault_and_its_expiry(sim: Sim, client, target):
     assert fault.expires is not None
     await until(lambda: sim.state()["faults"] == [], 5)
     assert (await client.get(url)).status_code == 200
+
+
+# The skew: prices off, connections untouched ---------------------------------------------------
+
+
+@pytest.mark.parametrize("sim_settings", [{"sim_tick_interval": 600}])  # the walk stands still
+async def test_a_skew_moves_binance_rest_prices_by_its_percent(sim: Sim, client):
+    url = sim.url("control", "/_control/faults")
+    answer = await client.post(
+        url,
+        json={"target": "binance-rest", "fault": "skew", "percent": 10, "instruments": ["ETHUSDT"]},
+    )
+    assert answer.json()["injected"]["percent"] == 10 and answer.json()["injected"]["instruments"]
+    prices = sim.state()["binance"]
+    served = {
+        item["symbol"]: Decimal(item["price"])
+        for item in (await client.get(sim.url("binance-rest", "/api/v3/ticker/price"))).json()
+    }
+    assert served["ETHUSDT"] == (Decimal(prices["ETHUSDT"]) * Decimal("1.1")).quantize(
+        Decimal("1e-8")
+    )
+    assert served["BTCUSDT"] == Decimal(prices["BTCUSDT"])
+    await client.delete(url)
+    again = await client.get(sim.url("binance-rest", "/api/v3/ticker/price"))
+    assert {i["symbol"]: i["price"] for i in again.json()} == prices
+
+
+@pytest.mark.parametrize("sim_settings", [{"sim_tick_interval": 600}])
+async def test_a_skew_moves_coingecko_values_by_its_percent(sim: Sim, client):
+    url = sim.url("control", "/_control/faults")
+    body = {"target": "coingecko", "fault": "skew", "percent": -20, "seconds": 30}
+    assert (await client.post(url, json=body)).status_code == 200
+    answer = await client.get(
+        sim.url("coingecko", "/api/v3/simple/price"),
+        params={"ids": "bitcoin,tether", "vs_currencies": "usd,rub"},
+    )
+    values = json.loads(answer.text, parse_float=Decimal)
+    snapshot = sim.state()["coingecko"]["values"]
+    for coin in ("bitcoin", "tether"):
+        for vs in ("usd", "rub"):
+            expected = (Decimal(snapshot[coin][vs]) * Decimal("0.8")).quantize(Decimal("1e-8"))
+            assert values[coin][vs] == expected

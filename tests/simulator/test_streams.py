@@ -341,3 +341,19 @@ async def test_a_websockets_client_sees_the_shutdown_close_as_clean(sim: Sim):
             while True:
                 await asyncio.wait_for(ws.recv(), 5)
     assert ws.close_code == 1001
+
+
+async def test_a_skew_moves_the_streamed_prices_and_ends_with_the_fault(sim: Sim):
+    await sim.simulator.inject("binance-ws", "skew", 5, percent=-50, instruments=("BTCUSDT",))
+    async with connect(sim.ws()) as ws:
+        first = [json.loads(await asyncio.wait_for(ws.recv(), 5))["data"] for _ in range(6)]
+        skewed = {data["s"]: float(data["c"]) for data in first}
+        # The walk keeps BTCUSDT within 97000 +- 20 %, USDCUSDT within 1.0001 +- 0.1 %.
+        assert skewed["BTCUSDT"] < 97_000 * 1.2 * 0.5 and 0.999 < skewed["USDCUSDT"] < 1.0012
+        await sim.simulator.clear("binance-ws")
+        cleared_at = now_ms()
+        while True:  # frames sent before the clear may still be on their way
+            data = json.loads(await asyncio.wait_for(ws.recv(), 5))["data"]
+            if data["s"] == "BTCUSDT" and data["E"] > cleared_at:
+                break
+    assert float(data["c"]) > 97_000 * 0.8
