@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PY_DIRS := $(wildcard bench common feeder forwarder gateway harness launcher monitoring simulator loadtest tests)
 
-.PHONY: help install test lint format clean demo run bench-http bench-latency bench-writer bench-history bench-reprice bench-cache bench-compose bench-faults bench-gray bench screenshots
+.PHONY: help install test lint format clean demo run bench-http bench-latency bench-stream bench-writer bench-history bench-reprice bench-cache bench-compose bench-faults bench-gray bench screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ bench-latency: $(STAMP)  ## from the simulator sending a price to the API showin
 
 bench-faults: $(STAMP)  ## how the feeders ride out each exchange fault, against real processes
 	$(BIN)/python -m bench.faults
+
+bench-stream: $(STAMP)  ## the courses stream through HAProxy at 1,000 / 4,000 / 8,000 streams
+	$(BIN)/python -m bench.stream --streams 1000 4000 8000 --seconds 60
 
 bench-gray: $(STAMP)  ## gray failures (frozen and slow processes) through HAProxy under load
 	$(BIN)/python -m bench.gray

@@ -3,6 +3,7 @@ lifespan starts and stops the replica's background work."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,7 @@ from gateway.faults import install_fault_injection
 from gateway.history_api import install_history_routes
 from gateway.metrics import (
     GatewayCollector,
+    StreamCollector,
     WriterHistograms,
     install_metrics_route,
     instrument_http,
@@ -22,6 +24,16 @@ from gateway.metrics import (
 from gateway.render import Answers
 from gateway.replica import Gateway
 from gateway.settings import GatewaySettings
+from gateway.stream_route import install_stream_route
+from gateway.stream_server import StreamServer
+from gateway.streams import StreamHub
+
+
+async def beat(hub: StreamHub, seconds: float) -> None:
+    """A comment on every stream every ``seconds``."""
+    while True:
+        await asyncio.sleep(seconds)
+        hub.heartbeat()
 
 
 def create_app(settings: GatewaySettings, on_fatal: Callable[[], None] | None = None) -> FastAPI:
@@ -36,13 +48,31 @@ def create_app(settings: GatewaySettings, on_fatal: Callable[[], None] | None = 
     registry.register(GatewayCollector(gateway))
     answers = Answers(settings.http_cache_max_age)
     gateway.rates.on_change(answers.update)
+    # After answers.update: the hub reads the answers just rebuilt.
+    hub = StreamHub(answers, settings.gateway_stream_buffer_limit, settings.gateway_stream_retry_ms)
+    gateway.rates.on_change(hub.on_change)
+    registry.register(StreamCollector(hub))
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
+        server = None
+        if settings.gateway_stream_port is not None:
+            server = StreamServer(
+                hub, settings.gateway_host, settings.gateway_stream_port, request_timeout=5.0
+            )
+            await server.start()
+        app.state.stream_server = server
+        heartbeat = asyncio.create_task(
+            beat(hub, settings.gateway_stream_heartbeat_seconds), name="stream-heartbeat"
+        )
         try:
             yield
         finally:
+            heartbeat.cancel()
+            if server is not None:
+                await server.close()
+            hub.close_all()
             await gateway.stop()
 
     app = FastAPI(
@@ -53,7 +83,9 @@ def create_app(settings: GatewaySettings, on_fatal: Callable[[], None] | None = 
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    app.state.streams = hub
     install_routes(app, gateway, answers)
+    install_stream_route(app, hub)
     install_history_routes(
         app, gateway, settings.history_closed_max_age, settings.history_settle_seconds
     )

@@ -26,6 +26,7 @@ from starlette.responses import Response
 from common.metrics import counter, gauge
 from common.wire import now_ms
 from gateway.recipes import DIRECTIONS, EXCHANGERS
+from gateway.streams import StreamHub
 from gateway.view import ReplicaView
 
 #: The service answers in milliseconds; the tail up to a second is what matters.
@@ -235,4 +236,24 @@ class GatewayCollector(Collector):
             "rates_writer_refused",
             "Ticks the database refused (bad values), dropped.",
             stats.refused,
+        )
+
+
+class StreamCollector(Collector):
+    """The courses streams: open, events sent, slow clients dropped."""
+
+    def __init__(self, hub: StreamHub) -> None:
+        self.hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        hub = self.hub
+        yield gauge("rates_streams_open", "Courses streams open.", hub.open_streams)
+        yield counter("rates_streams_opened", "Courses streams opened.", hub.opened)
+        yield counter(
+            "rates_stream_events_sent", "Events written to stream clients.", hub.events_sent
+        )
+        yield counter(
+            "rates_stream_slow_dropped",
+            "Stream clients dropped: their unsent bytes passed the bound.",
+            hub.slow_dropped,
         )

@@ -247,6 +247,31 @@ COURSES_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
 }
 
+LAST_EVENT_ID: dict[str, Any] = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "description": "The `id` of the last event received (a reconnecting EventSource sends it): "
+    "when it is the current answer's tag, the stream does not repeat that answer.",
+    "schema": {"type": "string"},
+}
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events: `retry:`, then `event: courses` with `id:` (the "
+        "answer's ETag) and `data:` (the body `/api/v1/courses` answers), once now and once per "
+        "change; comment lines keep the stream alive.",
+        "headers": {"Cache-Control": _NO_STORE},
+        "content": {
+            "text/event-stream": {
+                "schema": {"type": "string"},
+                "example": 'retry: 1000\n\nevent: courses\nid: "mVZ..."\ndata: {"exchanger":'
+                '"binance","courses":[...]}\n\n',
+            }
+        },
+    },
+    422: COURSES_RESPONSES[422],
+    503: COURSES_RESPONSES[503],
+}
 
 # The history routes (gateway.history_api): what gateway.history_query accepts, exactly.
 

@@ -39,6 +39,15 @@ class GatewaySettings(SubscriberSettings):
     #: Told to stop (SIGTERM), answer /readyz 503 for this long while still serving, then stop:
     #: HAProxy takes the replica out of rotation before its port closes (Compose: 3).
     gateway_drain_seconds: NonNegativeFloat = 0.0
+    #: The courses stream's own server (GET /api/v1/courses/stream, what HAProxy routes the
+    #: path to); unset: none, the route on GATEWAY_PORT serves the stream alone. 0: any port.
+    gateway_stream_port: int | None = Field(default=None, ge=0, le=65535)
+    #: ``retry:`` of the stream: how long a client waits before reconnecting, milliseconds.
+    gateway_stream_retry_ms: PositiveInt = 1000
+    #: A comment on every stream this often (seconds): proxies never see it idle for 15 s.
+    gateway_stream_heartbeat_seconds: PositiveFloat = Field(default=10.0, le=15.0)
+    #: A stream client whose unsent bytes pass this is dropped (counted), never waited for.
+    gateway_stream_buffer_limit: PositiveInt = 65536
     #: Per-route HTTP metrics (prometheus-fastapi-instrumentator); the domain metrics on
     #: /metrics stay either way. Off only to measure what they cost.
     gateway_http_metrics: bool = True

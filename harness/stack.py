@@ -231,6 +231,7 @@ def demo_env(**extra: str) -> dict[str, str]:
 
     return {
         "STACK_GATEWAY_PORTS": ports(2),
+        "STACK_GATEWAY_STREAM_PORTS": ports(2),
         "STACK_FORWARDER_PORTS": json.dumps([[port(), port()] for _ in range(2)]),
         "STACK_SIM_CONTROL_PORT": str(port()),
         "STACK_SIM_BINANCE_WS_PORTS": ports(2),

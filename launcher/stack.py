@@ -29,6 +29,11 @@ GATEWAYS_READY = "gateways ready"
 GATES = (SIMULATOR_LISTENING, SCHEMA_APPLIED, FEEDERS_RUNNING, GATEWAYS_READY)
 
 
+#: Streams HAProxy sends one replica at most (haproxy.cfg's global maxconn keeps room for the
+#: rest); more wait in its queue.
+STREAMS_PER_REPLICA = 4000
+
+
 class StackSettings(BaseSettings):
     """Ports of the native stack (the defaults are the documented ones; tests move them) and
     the database it uses."""
@@ -38,6 +43,8 @@ class StackSettings(BaseSettings):
     )
 
     gateway_ports: tuple[int, ...] = (8001, 8002)
+    #: Each gateway's courses stream server (GATEWAY_STREAM_PORT), in the same order.
+    gateway_stream_ports: tuple[int, ...] = (8101, 8102)
     #: (XSUB, XPUB) of each forwarder
     forwarder_ports: tuple[tuple[int, int], ...] = ((5555, 5556), (5557, 5558))
     sim_control_port: int = 8900
@@ -189,8 +196,19 @@ def haproxy_backend(ports: StackSettings) -> str:
         f"    server gateway-{number} {ports.host}:{port}\n"
         for number, port in enumerate(ports.gateway_ports, start=1)
     )
+    # The stream ports follow their replica's checks (track): one health check per replica.
+    stream_servers = "".join(
+        f"    server gateway-{number} {ports.host}:{port} track gateways/gateway-{number}\n"
+        for number, port in enumerate(ports.gateway_stream_ports, start=1)
+    )
     policy = "".join(f"    {line}\n" for line in GATEWAYS_POLICY)
-    return f"backend gateways\n{policy}{servers}"
+    return (
+        f"backend gateways\n{policy}{servers}\n"
+        "backend gateway_streams from streams\n"
+        "    balance leastconn\n"
+        f"    default-server maxconn {STREAMS_PER_REPLICA}\n"
+        f"{stream_servers}"
+    )
 
 
 def haproxy(
@@ -215,6 +233,27 @@ def haproxy(
         # no health checks to pass before the first request is served.
         start_after=(GATEWAYS_READY,),
     )
+
+
+def _gateways(ports: StackSettings, sub: str, database: dict[str, str]) -> list[Program]:
+    """The gateway replicas, subscribed to ``sub``, each on its API and stream ports."""
+    gateway_ports = zip(ports.gateway_ports, ports.gateway_stream_ports, strict=True)
+    return [
+        Program(
+            f"gateway-{number}",
+            ("gateway",),
+            environment={
+                "ZMQ_SUB_ENDPOINTS": sub,
+                "GATEWAY_HOST": ports.host,
+                "GATEWAY_PORT": str(port),
+                "GATEWAY_STREAM_PORT": str(stream_port),
+                **database,
+            },
+            priority=40,
+            start_after=(SCHEMA_APPLIED, FEEDERS_RUNNING),
+        )
+        for number, (port, stream_port) in enumerate(gateway_ports, start=1)
+    ]
 
 
 def programs(
@@ -261,21 +300,7 @@ def programs(
                 start_after=(SIMULATOR_LISTENING,) if mode == DEMO else (),
             )
         )
-    for number, port in enumerate(ports.gateway_ports, start=1):
-        stack.append(
-            Program(
-                f"gateway-{number}",
-                ("gateway",),
-                environment={
-                    "ZMQ_SUB_ENDPOINTS": sub,
-                    "GATEWAY_HOST": host,
-                    "GATEWAY_PORT": str(port),
-                    **(database or {}),
-                },
-                priority=40,
-                start_after=(SCHEMA_APPLIED, FEEDERS_RUNNING),
-            )
-        )
+    stack.extend(_gateways(ports, sub, database or {}))
     return stack
 
 

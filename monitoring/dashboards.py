@@ -50,7 +50,7 @@ def _quantile(q: float) -> Query:
 SERVICE = Dashboard(
     "rates-service",
     "Rates: service",
-    "Requests, latency and status codes at the gateways and at HAProxy.",
+    "Requests, latency and status codes at the gateways and at HAProxy; the courses streams.",
     (
         Panel(
             "Requests/s by route (gateways)",
@@ -152,6 +152,32 @@ SERVICE = Dashboard(
                     "redispatches",
                 ),
             ),
+        ),
+        Panel(
+            "Courses streams open",
+            (
+                Query("sum by (instance) (rates_streams_open)", "{{instance}}"),
+                Query(
+                    'sum(haproxy_backend_current_sessions{proxy="gateway_streams"})',
+                    "at HAProxy",
+                ),
+            ),
+            description="GET /api/v1/courses/stream: per replica, and through HAProxy.",
+        ),
+        Panel(
+            "Stream events sent/s",
+            (
+                Query(
+                    "sum by (instance) (rate(rates_stream_events_sent_total[1m]))", "{{instance}}"
+                ),
+            ),
+            "ops",
+            description="One per client per change of its query's answer.",
+        ),
+        Panel(
+            "Slow stream clients dropped (5 min)",
+            (Query("sum(increase(rates_stream_slow_dropped_total[5m]))", "dropped"),),
+            description="Clients whose unsent bytes passed GATEWAY_STREAM_BUFFER_LIMIT.",
         ),
     ),
 )

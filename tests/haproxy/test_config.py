@@ -59,12 +59,33 @@ def test_the_native_configuration_is_valid(tmp_path, env):
     assert "server gateway-2 127.0.0.1:8002" in backend.read_text()
 
 
+def _servers(config: str, backend: str) -> list[list[str]]:
+    """The ``server`` lines of ``backend`` in ``config``, split into words."""
+    section = config.split(f"\nbackend {backend}", 1)[1].split("\nbackend ", 1)[0]
+    return [line.split() for line in section.splitlines() if line.strip().startswith("server")]
+
+
 def test_compose_finds_each_replica_by_its_container_name():
     backend = (ROOT / "haproxy/gateways-compose.cfg").read_text()
-    servers = [line.split() for line in backend.splitlines() if line.strip().startswith("server")]
+    servers = _servers(backend, "gateways")
     assert [words[1] for words in servers] == [f"gateway-{n}" for n in range(1, 11)]
     assert [words[2] for words in servers] == [
         f'"${{GATEWAY_NAME_PREFIX}}{n}:8000"' for n in range(1, 11)
+    ]
+    # The stream port of the same replica, up and down with its checks.
+    streams = _servers(backend, "gateway_streams from streams")
+    assert [words[1:] for words in streams] == [
+        [f"gateway-{n}", f'"${{GATEWAY_NAME_PREFIX}}{n}:8100"', "track", f"gateways/gateway-{n}"]
+        for n in range(1, 11)
+    ]
+
+
+def test_the_native_stream_backend_tracks_each_replica():
+    backend = haproxy_backend(StackSettings())
+    streams = _servers(backend, "gateway_streams from streams")
+    assert [words[1:] for words in streams] == [
+        ["gateway-1", "127.0.0.1:8101", "track", "gateways/gateway-1"],
+        ["gateway-2", "127.0.0.1:8102", "track", "gateways/gateway-2"],
     ]
 
 
