@@ -25,6 +25,8 @@ from harness.ports import unused_port
 ROOT = Path(__file__).resolve().parents[1]
 #: The simulator variant: what `COMPOSE_FILE=compose.yaml:compose.sim.yaml` in .env selects.
 FILES = ("compose.yaml", "compose.sim.yaml")
+#: Where that variant stores: the simulator's prices have a database of their own.
+DATABASE = "rates_sim"
 #: The image tag whose layers stay between runs, so the next run's build is a cached one.
 CACHE_TAG = "ratewire-test:latest"
 
@@ -136,7 +138,7 @@ class Project:
 
     def sql(self, query: str) -> list[list[str]]:
         """Rows of a query run by psql inside the postgres container."""
-        output = self.exec("postgres", "psql", "-U", "rates", "-d", "rates", "-At", "-c", query)
+        output = self.exec("postgres", "psql", "-U", "rates", "-d", DATABASE, "-At", "-c", query)
         return [line.split("|") for line in output.splitlines() if line]
 
     def stats_password(self) -> str:
