@@ -153,6 +153,22 @@ _ETAG = _header(
 _CACHE_CONTROL = _header("`public, max-age=1`: an answer is good for a second.")
 _NO_STORE = _header("`no-store`: never cached.")
 
+#: The example's BTC-USD legs, which its BTC-RUB cross rate takes too.
+_BINANCE_BTC_USD_LEGS = [
+    {
+        "source": "binance",
+        "instrument": "BTCUSDT",
+        "price": 97133.16,
+        "at": "2026-11-24T10:00:00.123Z",
+    },
+    {
+        "source": "binance",
+        "instrument": "USDCUSDT",
+        "price": 1.0001,
+        "at": "2026-11-24T09:59:58.406Z",
+    },
+]
+
 #: The courses routes' answers.
 COURSES_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -170,20 +186,7 @@ COURSES_RESPONSES: dict[int | str, dict[str, Any]] = {
                             "exchanger": "binance",
                             "updated_at": "2026-11-24T10:00:00.123Z",
                             "stale": False,
-                            "legs": [
-                                {
-                                    "source": "binance",
-                                    "instrument": "BTCUSDT",
-                                    "price": 97133.16,
-                                    "at": "2026-11-24T10:00:00.123Z",
-                                },
-                                {
-                                    "source": "binance",
-                                    "instrument": "USDCUSDT",
-                                    "price": 1.0001,
-                                    "at": "2026-11-24T09:59:58.406Z",
-                                },
-                            ],
+                            "legs": _BINANCE_BTC_USD_LEGS,
                             "deviation": 0.000283,
                             "disputed": False,
                         },
@@ -195,18 +198,7 @@ COURSES_RESPONSES: dict[int | str, dict[str, Any]] = {
                             "stale": False,
                             "via": ["coingecko"],
                             "legs": [
-                                {
-                                    "source": "binance",
-                                    "instrument": "BTCUSDT",
-                                    "price": 97133.16,
-                                    "at": "2026-11-24T10:00:00.123Z",
-                                },
-                                {
-                                    "source": "binance",
-                                    "instrument": "USDCUSDT",
-                                    "price": 1.0001,
-                                    "at": "2026-11-24T09:59:58.406Z",
-                                },
+                                *_BINANCE_BTC_USD_LEGS,
                                 {
                                     "source": "coingecko",
                                     "instrument": "bitcoin.rub",

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.responses import Response, StreamingResponse
 
+from gateway.api import request_header
 from gateway.query import QueryError, shape_of
 from gateway.responses import PrebuiltResponse, rejection
 from gateway.schema import FILTERS, LAST_EVENT_ID, STREAM_RESPONSES
@@ -46,14 +47,6 @@ class QueuedClient:
             yield data
 
 
-def _last_event_id(request: Request) -> str | None:
-    value: bytes
-    for name, value in request.scope["headers"]:
-        if name == b"last-event-id":
-            return value.decode("latin-1")
-    return None
-
-
 def install_stream_route(app: FastAPI, hub: StreamHub) -> None:
     """Add the documented stream route to ``app``, streaming from ``hub``."""
 
@@ -62,7 +55,7 @@ def install_stream_route(app: FastAPI, hub: StreamHub) -> None:
         if isinstance(shape, QueryError):
             return PrebuiltResponse(rejection(str(shape)))
         client = QueuedClient()
-        rendered = hub.subscribe(shape, client, _last_event_id(request))
+        rendered = hub.subscribe(shape, client, request_header(request, b"last-event-id"))
         if rendered.status != 200:
             return PrebuiltResponse(rendered)
 
