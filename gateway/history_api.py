@@ -19,9 +19,9 @@ from starlette.responses import Response
 
 from common.wire import now_ms
 from gateway import history_table, schema
-from gateway.api import PrebuiltRoute
+from gateway.api import PrebuiltRoute, request_header
 from gateway.database import DATABASE_ERRORS
-from gateway.etag import etag_of, if_none_match_hits
+from gateway.etag import if_none_match_hits
 from gateway.history_query import (
     AtQuery,
     ConvertQuery,
@@ -30,9 +30,9 @@ from gateway.history_query import (
     parse_convert,
     parse_history,
 )
-from gateway.pricing import QUANTUM, Course
+from gateway.pricing import Course, round_course
 from gateway.query import QueryError
-from gateway.render import JSON, Rendered, iso_ms, render_error
+from gateway.render import iso_ms, render_error, render_ok
 from gateway.responses import PrebuiltResponse, rejection
 from gateway.view import ReplicaView
 
@@ -42,32 +42,17 @@ _ANSWER_SHORT = b"public, max-age=1"
 _LEG_KEYS = ("source", "instrument", "price", "at")
 
 
-def _round(value: Decimal) -> Decimal:
-    """Half-even to 8 places, plain notation with a fraction: the courses' rule."""
-    text = format(value.quantize(QUANTUM, context=_CONTEXT).normalize(_CONTEXT), "f")
-    return Decimal(text if "." in text else text + ".0")
-
-
 def convert(amount: Decimal, value: Decimal, inverse: bool) -> Decimal:
     """``amount`` at the course ``value`` (divided by it when ``inverse``), rounded."""
     exact = _CONTEXT.divide(amount, value) if inverse else _CONTEXT.multiply(amount, value)
-    return _round(exact)
+    return round_course(exact)
 
 
 def _answer(request: Request, document: object, cache_control: bytes) -> Response:
-    body = _json.encode(document)
-    etag = etag_of(body)
-    headers = (
-        (b"content-type", JSON),
-        (b"content-length", str(len(body)).encode()),
-        (b"etag", etag.encode()),
-        (b"cache-control", cache_control),
-    )
-    rendered = Rendered(200, body, etag, headers, ((b"etag", etag.encode()), headers[3]))
-    for name, value in request.scope["headers"]:
-        if name == b"if-none-match" and if_none_match_hits(value.decode("latin-1"), etag):
-            return PrebuiltResponse(rendered, not_modified=True)
-    return PrebuiltResponse(rendered)
+    rendered = render_ok(_json.encode(document), cache_control)
+    tags = request_header(request, b"if-none-match")
+    hit = tags is not None and if_none_match_hits(tags, rendered.etag)
+    return PrebuiltResponse(rendered, not_modified=hit)
 
 
 def _unavailable(detail: str) -> Response:

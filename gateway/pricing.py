@@ -62,11 +62,17 @@ class Budgets:
         return self.slow if role is Role.SLOW else self.fiat
 
 
-def _round(value: Decimal) -> Decimal:
-    rounded = value.quantize(QUANTUM, context=_CONTEXT)
+#: Rounding only: wide enough for any amount a conversion multiplies (quantizing needs every
+#: digit of the result; the pricing arithmetic itself keeps _CONTEXT's 28).
+_ROUNDING = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)
+
+
+def round_course(value: Decimal) -> Decimal:
+    """The courses' rounding rule: half-even to 8 places (conversions follow it too)."""
+    rounded = value.quantize(QUANTUM, context=_ROUNDING)
     # Plain notation without trailing zeros (97123.45, not 97123.45000000 or 1E+2), but always
     # with a fraction (1.0, not 1), so every client reads every value as the same number type.
-    text = format(rounded.normalize(_CONTEXT), "f")
+    text = format(rounded.normalize(_ROUNDING), "f")
     return Decimal(text if "." in text else text + ".0")
 
 
@@ -96,7 +102,7 @@ def _evaluate(recipe: Recipe, book: RateBook, budgets: Budgets) -> _Evaluated:
         leg_until = float("-inf") if alive_at is None else alive_at + budgets.of(leg.role)
         fresh_until = min(fresh_until, leg_until)
     times = [leg.at for leg in legs] or [0]
-    return _Evaluated(recipe, _round(value), tuple(legs), fresh_until, max(times), min(times))
+    return _Evaluated(recipe, round_course(value), tuple(legs), fresh_until, max(times), min(times))
 
 
 def _course(

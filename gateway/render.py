@@ -100,6 +100,11 @@ def render_courses(
         sources = {course.exchanger for course in courses}
         top = next((name for name in EXCHANGERS if name in sources), None)
     body = _json.encode({"exchanger": top, "courses": [course_json(c) for c in courses]})
+    return render_ok(body, cache_control)
+
+
+def render_ok(body: bytes, cache_control: bytes) -> Rendered:
+    """A 200 answer of JSON ``body``, tagged by its content (and its 304's headers)."""
     etag = etag_of(body)
     headers = _headers(etag, cache_control, body)
     not_modified = ((b"etag", etag.encode()), (b"cache-control", cache_control))
