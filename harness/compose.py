@@ -21,12 +21,15 @@ from typing import Any
 import httpx
 
 from harness.ports import unused_port
+from launcher.stack import SIMULATED_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The simulator variant: what `COMPOSE_FILE=compose.yaml:compose.sim.yaml` in .env selects.
 FILES = ("compose.yaml", "compose.sim.yaml")
+#: compose.yaml's POSTGRES_USER and POSTGRES_DB, unless .env says otherwise (the copy has none).
+POSTGRES_USER = POSTGRES_DB = "rates"
 #: Where that variant stores: the simulator's prices have a database of their own.
-DATABASE = "rates_sim"
+DATABASE = f"{POSTGRES_DB}{SIMULATED_SUFFIX}"
 #: The image tag whose layers stay between runs, so the next run's build is a cached one.
 CACHE_TAG = "ratewire-test:latest"
 
@@ -138,7 +141,9 @@ class Project:
 
     def sql(self, query: str) -> list[list[str]]:
         """Rows of a query run by psql inside the postgres container."""
-        output = self.exec("postgres", "psql", "-U", "rates", "-d", DATABASE, "-At", "-c", query)
+        output = self.exec(
+            "postgres", "psql", "-U", POSTGRES_USER, "-d", DATABASE, "-At", "-c", query
+        )
         return [line.split("|") for line in output.splitlines() if line]
 
     def stats_password(self) -> str:
