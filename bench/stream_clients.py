@@ -12,6 +12,8 @@ pipe by :mod:`bench.stream`; bounded (it only reads) and stopped by its parent.
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import time
 import zlib
 from array import array
@@ -21,7 +23,8 @@ from typing import cast
 
 import uvloop
 
-CHANGED = b": changed "
+#: An event's first line (the comment with its change's time), after a newline.
+CHANGED = b"\n: changed "
 
 
 @dataclass
@@ -43,20 +46,22 @@ class Worker:
         self.refused = 0  # clients answered anything but 200, or cut before their first event
         self.tally = Tally()
 
-    def event(self, client: StreamClient, block: bytes, now_ms: float) -> None:
-        """A ``courses`` event (with its change comment) for ``client``."""
+    def event(self, client: StreamClient, data: bytes, at: int, now_ms: float) -> None:
+        """A ``courses`` event for ``client``: its change comment at ``data[at:]``."""
         if not client.started:
             client.started = True  # the current answer: not a change, no lag
             self.started += 1
             return
         tally = self.tally
-        changed = float(block[len(CHANGED) : block.index(b"\n")])
+        start = at + len(CHANGED)
+        end = data.index(b"\n", start)
+        changed = float(data[start:end])
         if not tally.start_ms <= changed < tally.end_ms:
             return
-        id_start = block.index(b"\nid: ") + 5
+        start = data.index(b"\nid: ", end) + 5
         # What the client received, order aside: every client of one replica gets the same.
         client.count += 1
-        client.digest ^= zlib.crc32(block[id_start : block.index(b"\n", id_start)])
+        client.digest ^= zlib.crc32(data[start : data.index(b"\n", start)])
         tally.lags_ms.append(now_ms - changed)
 
     def lost(self, client: StreamClient) -> None:
@@ -99,19 +104,29 @@ class StreamClient(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now_ms = time.time() * 1000
-        *blocks, self.buffer = (self.buffer + data).split(b"\n\n")
-        for block in blocks:
-            if self.head:
-                self.head = False
-                if not block.startswith(b"HTTP/1.1 200"):
-                    assert self.transport is not None
-                    self.transport.close()
-                    return
-                block = block[block.index(b"\r\n\r\n") + 4 :]
-            # (a chunked body puts the chunk's size line before the event)
-            start = block.find(CHANGED)
-            if start >= 0:
-                self.worker.event(self, block[start:], now_ms)
+        if self.buffer:
+            data = self.buffer + data
+        # Whole events only; the rest waits for the next read. Searched in place, not split:
+        # splitting every read into blocks was a fifth of this process's time.
+        end = data.rfind(b"\n\n")
+        if end < 0:
+            self.buffer = data
+            return
+        # The last newline stays: it begins the change comment of an event that follows it.
+        self.buffer = data[end + 1 :]
+        at = 0
+        if self.head:
+            self.head = False
+            if not data.startswith(b"HTTP/1.1 200"):
+                assert self.transport is not None
+                self.transport.close()
+                return
+            at = data.index(b"\r\n\r\n")
+        # Every event's change comment follows a newline (a chunk's size line or the last event).
+        at = data.find(CHANGED, at, end)
+        while at >= 0:
+            self.worker.event(self, data, at, now_ms)
+            at = data.find(CHANGED, at + len(CHANGED), end)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.worker.lost(self)
@@ -142,6 +157,8 @@ async def _serve(pipe: Connection) -> None:
             host, port, path, count = args
             request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
             await _open(worker, host, port, request, count)
+            # The clients live until closed: kept out of the collector's full passes.
+            gc.freeze()
             pipe.send(("opening", len(worker.clients)))
         elif command == "status":
             pipe.send(("status", worker.started, worker.refused, len(worker.clients)))
@@ -160,6 +177,7 @@ async def _serve(pipe: Connection) -> None:
                 if client.transport is not None:
                     client.transport.abort()
             await asyncio.sleep(0.5)
+            gc.unfreeze()  # the closed clients' cycles are garbage now
             worker = Worker()
             pipe.send(("closed",))
         elif command == "exit":
@@ -167,5 +185,9 @@ async def _serve(pipe: Connection) -> None:
 
 
 def run(pipe: Connection) -> None:
-    """A worker process's entry point."""
+    """A worker process's entry point: a batch process, which the kernel does not let preempt
+    a running one when an event wakes it. Clients are elsewhere in production; here, woken by
+    every event HAProxy sent, they preempted it at once (about 11,000 switches a second per
+    HAProxy thread at 8,000 streams) and added a quarter to the lag they measured."""
+    os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     uvloop.run(_serve(pipe))
