@@ -149,11 +149,11 @@ class Project:
     def stats_password(self) -> str:
         return self.exec("haproxy", "cat", "/run/secrets/haproxy/stats_password")
 
-    def servers(self, password: str) -> dict[str, dict[str, str]]:
-        """HAProxy's stats rows of the gateways backend, by server name."""
+    def servers(self, password: str, backend: str = "gateways") -> dict[str, dict[str, str]]:
+        """HAProxy's stats rows of the servers of ``backend``, by server name."""
         response = httpx.get(self.url("STATS", "/;csv"), auth=("admin", password), timeout=5)
         rows = csv.DictReader(io.StringIO(response.text.lstrip("# ")))
-        return {row["svname"]: row for row in rows if row["pxname"] == "gateways"}
+        return {row["svname"]: row for row in rows if row["pxname"] == backend}
 
     def writer(self, index: int) -> dict[str, Any]:
         """A replica's writer counters (``/api/v1/sources``), asked inside its container."""

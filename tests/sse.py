@@ -55,3 +55,15 @@ def open_stream(
     with httpx.Client(timeout=httpx.Timeout(5.0, read=timeout)) as client:
         with client.stream("GET", url, headers=headers) as response:
             yield EventStream(response)
+
+
+def ended(stream: EventStream, since_ms: float) -> bool:
+    """True if the stream ends before an event of a change after ``since_ms`` (epoch ms):
+    events read before are skipped (they may have waited in the client's buffer)."""
+    try:
+        for event in stream.events():
+            if float(event.fields[":"].removeprefix("changed ")) > since_ms:
+                return False
+    except httpx.HTTPError:
+        pass
+    return True

@@ -9,6 +9,7 @@ with the reason, where no Docker engine with Compose v2 answers (``.ci/run`` sta
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from harness.load import Load, Outcome, in_flight
 from harness.procs import wait_for
 from launcher.migrate import MIGRATIONS
 from tests.haproxy.loglines import requests
+from tests.sse import ended, open_stream
 
 PROBLEM = engine_problem()
 pytestmark = [
@@ -243,6 +245,11 @@ def test_a_code_change_restarts_the_replicas_and_fails_no_request(project: Proje
         f"code change: replicas recreated, {len(failed(outcomes))} failed of {len(outcomes)} "
         f"requests, the slowest answered in {slowest:.1f} s"
     )
+    if failed(outcomes):  # what HAProxy made of them, to tell who closed what
+        logged = requests(project.compose("logs", "--no-color", "haproxy").stdout)
+        print(
+            "HAProxy's lines but plain successes:", [r for r in logged if not r.succeeded_plainly]
+        )
     assert outcomes and failed(outcomes) == []
 
 
@@ -260,6 +267,49 @@ def restarts(container: str) -> int:
         check=True,
     )
     return int(result.stdout)
+
+
+def open_streams(project: Project, password: str) -> list[int]:
+    """Streams HAProxy holds open to each replica's stream server."""
+    servers = project.servers(password, "gateway_streams")
+    return [int(servers[name]["scur"]) for name in ("gateway-1", "gateway-2")]
+
+
+def test_the_courses_stream_goes_through_the_public_port(project: Project):
+    """Issue 14 in compose: unbuffered and uncached through 8080; a replica that dies drops its
+    streams and their clients reconnect to the other one at once."""
+    password = project.stats_password()
+    url = project.url("API", "/api/v1/courses/stream")
+    wait_for(lambda: open_streams(project, password) == [0, 0], 10, what="no stream open")
+    container = f"{project.name}-gateway-1"
+    restarted = restarts(container)
+    with open_stream(url) as one, open_stream(url) as two:
+        for stream in (one, two):
+            assert stream.response.headers["content-type"] == "text/event-stream"
+            assert "x-cache" not in stream.response.headers
+        first = [next(stream.events()) for stream in (one, two)]
+        assert all(len(json.loads(event.fields["data"])["courses"]) == 8 for event in first)
+        assert open_streams(project, password) == [1, 1]  # leastconn: one on each replica
+        # Changes arrive while the responses are open: nothing holds them back.
+        assert next(one.events()).fields["id"] != first[0].fields["id"]
+        killed_ms = time.time() * 1000
+        kill_replica_process(project, 1)
+        endings = [ended(one, killed_ms), ended(two, killed_ms)]
+        assert sorted(endings) == [False, True]
+        last_id = first[endings.index(True)].fields["id"]
+        started = time.monotonic()
+        with open_stream(url, last_event_id=last_id) as again:
+            assert next(again.events()).fields["data"]
+            reconnected = time.monotonic() - started
+    print(f"a dropped stream's client had its next event {reconnected:.2f} s after reconnecting")
+    assert reconnected < 5.0
+    wait_for(lambda: restarts(container) > restarted, 30, what="gateway-1 restarted by Docker")
+    wait_for(
+        lambda: project.servers(password)["gateway-1"]["status"] == "UP",
+        60,
+        interval=0.2,
+        what="gateway-1 back in rotation",
+    )
 
 
 def test_a_killed_replica_costs_at_most_the_requests_in_flight(project: Project):

@@ -15,7 +15,7 @@ from harness.stack import Demo
 
 # The demo stack, shared by the module (a stack of its own: the fixture is module-scoped).
 from tests.haproxy.test_haproxy_live import demo_fixture  # pylint: disable=unused-import
-from tests.sse import EventStream, open_stream
+from tests.sse import ended, open_stream
 
 pytestmark = pytest.mark.live
 STREAM = "/api/v1/courses/stream"
@@ -55,18 +55,6 @@ def test_the_stream_goes_through_haproxy_unbuffered_and_uncached(demo: Demo):
             assert 0 <= event.received_ms - changed < 2000
     # Ordinary requests still go through the cache.
     assert "x-cache" in httpx.get(f"{demo.api}/api/v1/courses", timeout=5).headers
-
-
-def ended(stream: EventStream, since_ms: float) -> bool:
-    """True if the stream ends before an event of a change after ``since_ms`` (epoch ms):
-    events read before are skipped (they may have waited in the client's buffer)."""
-    try:
-        for event in stream.events():
-            if float(event.fields[":"].removeprefix("changed ")) > since_ms:
-                return False
-    except httpx.HTTPError:
-        pass
-    return True
 
 
 def test_a_dead_replica_drops_its_streams_and_clients_reconnect_to_the_other(demo: Demo):
