@@ -23,7 +23,6 @@ import csv
 import io
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from typing import Any
 
 import httpx
 
+from bench.stream import children, cpu_seconds
 from harness.procs import ProcessGroup, wait_for
 from harness.stack import Demo, remove_private_cluster, start_demo
 
@@ -300,23 +300,26 @@ def stream_summary(entries: list[Entry], ramp: float) -> str:
     )
 
 
-def run_locust(args: argparse.Namespace, demo: Demo, prefix: Path, timeline: list[str]) -> float:
+def run_locust(
+    args: argparse.Namespace, demo: Demo, prefix: Path, timeline: list[str]
+) -> float | None:
     """locust against the stack for the run (with the faults, if asked for, noted in
-    ``timeline``); the cores it used."""
+    ``timeline``); the cores it used once every user had started (None for a run too short)."""
     env = {
         **os.environ,
         "LOADTEST_USER_RPS": str(args.user_rps),
         "LOADTEST_STREAMERS": str(args.streamers),
     }
     before = evidence(demo) if args.faults else None
-    cpu_before = locust_cpu_seconds()
     started = time.monotonic()
     locust = subprocess.Popen(  # pylint: disable=consider-using-with
         locust_command(args, demo.api, prefix), env=env
     )
     timers = schedule_faults(demo, started, timeline) if args.faults else []
+    # From the end of the ramp-up (and locust's start-up) to just before it stops.
+    ramp = (args.users + args.streamers) / args.spawn_rate
+    cores = cores_used(locust.pid, started + ramp + 5, started + args.duration - 1)
     locust.wait(args.duration + 60)
-    cores = (locust_cpu_seconds() - cpu_before) / (time.monotonic() - started)
     for timer in timers:
         timer.cancel()
     if before is not None:
@@ -324,7 +327,7 @@ def run_locust(args: argparse.Namespace, demo: Demo, prefix: Path, timeline: lis
     return cores
 
 
-def report(args: argparse.Namespace, prefix: Path, timeline: list[str], cores: float) -> int:
+def report(args: argparse.Namespace, prefix: Path, timeline: list[str], cores: float | None) -> int:
     """Print the run's figures, the REST requests' and the streams' apart; 1 if any failed."""
     ramp = (args.users + args.streamers) / args.spawn_rate
     entries = load_entries(prefix)
@@ -335,8 +338,8 @@ def report(args: argparse.Namespace, prefix: Path, timeline: list[str], cores: f
         + "".join(f"  {line}\n" for line in timeline)
         + rest_summary(rest)
         + (stream_summary(entries, ramp) if args.streamers else "")
-        + f"  locust used {cores:.2f} cores (from its start to its exit)\n"
-        f"  reports: {prefix}_stats.csv, {prefix}.html"
+        + (f"  locust used {cores:.2f} cores after the ramp-up\n" if cores is not None else "")
+        + f"  reports: {prefix}_stats.csv, {prefix}.html"
     )
     failed = sum(entry["num_failures"] for entry in entries)
     return 1 if failed else 0
@@ -368,11 +371,22 @@ def main() -> int:
     return report(args, prefix, timeline, cores)
 
 
-def locust_cpu_seconds() -> float:
-    """CPU time of the children reaped so far: around locust's ``wait()``, locust's own (and
-    its worker processes'); the stack's processes are reaped only at the end."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def cores_used(pid: int, since: float, until: float) -> float | None:
+    """The cores a process and its children (locust's worker processes) used between two
+    ``time.monotonic()`` times to come; None if the window is empty or the process ends first."""
+    if until <= since:
+        return None
+
+    def seconds() -> float:
+        return cpu_seconds(pid) + sum(map(cpu_seconds, children(pid)))
+
+    try:
+        time.sleep(max(0.0, since - time.monotonic()))
+        before = seconds()
+        time.sleep(max(0.0, until - time.monotonic()))
+        return (seconds() - before) / (until - since)
+    except FileNotFoundError:
+        return None
 
 
 if __name__ == "__main__":
