@@ -128,6 +128,11 @@ class EventParser:
         self.retry_ms: int | None = None
         self.last_event_id: str | None = None
 
+    def reconnected(self) -> None:
+        """A new connection: what the last one left half-read is dropped (as ``EventSource``
+        does), the retry and the last id are kept."""
+        self._buffer, self._skip_lf, self._block = b"", False, _Block()
+
     def feed(self, data: bytes) -> list[Event]:
         """The events the lines completed by ``data`` dispatch."""
         if self._skip_lf and data.startswith(b"\n"):

@@ -276,6 +276,7 @@ class Streamer(User):
         """Decode and check events until the server ends or drops the stream (a replica
         killed, or restarted: then it is a reconnection, not a failure)."""
         decoder = ChunkedDecoder()
+        self.parser.reconnected()
         first: float | None = started
         while not decoder.ended:
             for event in self.parser.feed(decoder.feed(body)):

@@ -77,6 +77,15 @@ def test_the_last_id_outlives_an_event_without_one():
     assert parser.last_event_id == "a"
 
 
+def test_an_event_cut_by_a_dropped_connection_does_not_spill_into_the_next():
+    parser = EventParser()
+    cut = STREAM.index(b"data:") + 10
+    assert parser.feed(STREAM + STREAM[:cut]) == [EVENT]
+    parser.reconnected()
+    assert parser.feed(STREAM) == [EVENT]
+    assert (parser.retry_ms, parser.last_event_id) == (1000, TAG)
+
+
 def chunked(*parts: bytes) -> bytes:
     return b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts)
 
