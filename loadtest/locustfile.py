@@ -290,14 +290,15 @@ class Streamer(User):
                 return
 
     def check(self, event: Event, connected: float | None) -> None:
-        """Report one event: its lag behind the gateway's change (or, the first event of a
-        connection, the time since connecting) and whatever is wrong with it."""
+        """Report one event: its lag behind the gateway's change, or, for the first event of a
+        connection (the shape's "(first)" row), the time since connecting; and whatever is
+        wrong with it."""
         problem = event_problems(
             event, self.previous_id, self.shape.directions, self.shape.exchanger
         )
         self.previous_id = event.id
         if connected is not None:
-            name, took = "first event", (time.monotonic() - connected) * 1000
+            name, took = f"{self.shape.name} (first)", (time.monotonic() - connected) * 1000
         else:
             # The gateway's clock is this machine's; a lag cannot be negative.
             name, took = self.shape.name, max(0.0, time.time() * 1000 - (event.changed_ms or 0))

@@ -202,8 +202,8 @@ def locust_command(args: argparse.Namespace, host: str, prefix: Path) -> list[st
 Entry = dict[str, Any]
 #: The request type of the streamers' events in locust's statistics (the locustfile's).
 SSE = "SSE"
-#: The streamers' rows that are not events of a shape: timed from connecting, not lag.
-NOT_LAG = ("first event", "reconnect", "connection")
+#: The streamers' rows of a shape's first event on each connection: timed from connecting.
+FIRST = " (first)"
 
 
 @dataclass(frozen=True)
@@ -282,21 +282,21 @@ def rest_summary(rest: Figures) -> str:
 
 
 def stream_summary(entries: list[Entry], ramp: float) -> str:
-    """The streamers' lines: events (per shape, lag from the gateway's change), failures,
-    connections and reconnections."""
+    """The streamers' lines: change events (per shape; lag from the gateway's change), first
+    events (from connecting), failures and reconnections."""
     sse = [entry for entry in entries if entry["method"] == SSE]
-    shapes = [entry for entry in sse if entry["name"] not in NOT_LAG]
+    shapes = [e for e in sse if e["name"].startswith("stream") and not e["name"].endswith(FIRST)]
     events = figures(shapes, ramp)
-    by_name = {entry["name"]: entry for entry in sse}
-    first, reconnect = (by_name.get(name, {"num_requests": 0}) for name in NOT_LAG[:2])
+    first = figures((e for e in sse if e["name"].endswith(FIRST)), ramp)
+    reconnections = sum(e["num_requests"] for e in sse if e["name"] == "reconnect")
     per_shape = ", ".join(f"{entry['name']} {entry['num_requests']}" for entry in shapes)
     return (
-        f"  streams: {events.requests} change events ({per_shape or 'none'}) "
-        f"and {first['num_requests']} first events, "
+        f"  streams: {events.requests} change events ({per_shape or 'none'}), "
         f"{sum(entry['num_failures'] for entry in sse)} failed, "
-        f"{reconnect['num_requests']} reconnections\n"
+        f"{reconnections} reconnections\n"
         f"  streams: {events.rps:.0f} events/s, lag p50 {events.p50:.0f} ms, "
-        f"p99 {events.p99:.0f} ms\n"
+        f"p99 {events.p99:.0f} ms; {first.requests} first events, "
+        f"p50 {first.p50:.0f} ms, p99 {first.p99:.0f} ms from connecting\n"
     )
 
 

@@ -87,11 +87,13 @@ def test_the_streams_are_reported_apart_by_shape_with_their_lag():
         entry("/api/v1/courses (poll)", "GET", {5: 100}),
         entry("stream", "SSE", {20: 90, 300: 10}),
         entry("stream?base=BTC", "SSE", {30: 100}),
-        entry("first event", "SSE", {2: 10}),
+        entry("stream (first)", "SSE", {2: 5}),
+        entry("stream?base=BTC (first)", "SSE", {3: 5}),
         entry("reconnect", "SSE", {1100: 4}),
         entry("connection", "SSE", {1: 1}, failures=1),
     ]
     report = stream_summary(entries, ramp=0)
-    assert "200 change events (stream 100, stream?base=BTC 100) and 10 first events" in report
-    assert "1 failed, 4 reconnections" in report
-    assert "20 events/s, lag p50 30 ms, p99 300 ms" in report
+    assert (
+        "200 change events (stream 100, stream?base=BTC 100), 1 failed, 4 reconnections" in report
+    )
+    assert "20 events/s, lag p50 30 ms, p99 300 ms; 10 first events, p50 3 ms" in report
