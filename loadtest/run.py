@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from bench.stream import children, cpu_seconds
+from bench.stream import GATEWAYS, CpuMeter, children
 from harness.procs import ProcessGroup, wait_for
 from harness.stack import Demo, remove_private_cluster, start_demo
 
@@ -294,7 +294,8 @@ def stream_summary(entries: list[Entry], ramp: float) -> str:
         f"  streams: {events.requests} change events ({per_shape or 'none'}), "
         f"{sum(entry['num_failures'] for entry in sse)} failed, "
         f"{reconnections} reconnections\n"
-        f"  streams: {events.rps:.0f} events/s, lag p50 {events.p50:.0f} ms, "
+        f"  streams: {events.rps:.0f} events/s (after the ramp-up, over {WINDOW} s windows: "
+        f"median {statistics.median(events.windows or [0.0]):.0f}), lag p50 {events.p50:.0f} ms, "
         f"p99 {events.p99:.0f} ms; {first.requests} first events, "
         f"p50 {first.p50:.0f} ms, p99 {first.p99:.0f} ms from connecting\n"
     )
@@ -302,9 +303,9 @@ def stream_summary(entries: list[Entry], ramp: float) -> str:
 
 def run_locust(
     args: argparse.Namespace, demo: Demo, prefix: Path, timeline: list[str]
-) -> float | None:
+) -> dict[str, float]:
     """locust against the stack for the run (with the faults, if asked for, noted in
-    ``timeline``); the cores it used once every user had started (None for a run too short)."""
+    ``timeline``); the cores it, the gateways and HAProxy used once every user had started."""
     env = {
         **os.environ,
         "LOADTEST_USER_RPS": str(args.user_rps),
@@ -318,7 +319,7 @@ def run_locust(
     timers = schedule_faults(demo, started, timeline) if args.faults else []
     # From the end of the ramp-up (and locust's start-up) to just before it stops.
     ramp = (args.users + args.streamers) / args.spawn_rate
-    cores = cores_used(locust.pid, started + ramp + 5, started + args.duration - 1)
+    cores = cores_used(demo, locust.pid, started + ramp + 5, started + args.duration - 1)
     locust.wait(args.duration + 60)
     for timer in timers:
         timer.cancel()
@@ -327,7 +328,9 @@ def run_locust(
     return cores
 
 
-def report(args: argparse.Namespace, prefix: Path, timeline: list[str], cores: float | None) -> int:
+def report(
+    args: argparse.Namespace, prefix: Path, timeline: list[str], cores: dict[str, float]
+) -> int:
     """Print the run's figures, the REST requests' and the streams' apart; 1 if any failed."""
     ramp = (args.users + args.streamers) / args.spawn_rate
     entries = load_entries(prefix)
@@ -338,7 +341,9 @@ def report(args: argparse.Namespace, prefix: Path, timeline: list[str], cores: f
         + "".join(f"  {line}\n" for line in timeline)
         + rest_summary(rest)
         + (stream_summary(entries, ramp) if args.streamers else "")
-        + (f"  locust used {cores:.2f} cores after the ramp-up\n" if cores is not None else "")
+        + "  cores used after the ramp-up: "
+        + (", ".join(f"{name} {used:.2f}" for name, used in cores.items()) or "not measured")
+        + "\n"
         + f"  reports: {prefix}_stats.csv, {prefix}.html"
     )
     failed = sum(entry["num_failures"] for entry in entries)
@@ -371,22 +376,26 @@ def main() -> int:
     return report(args, prefix, timeline, cores)
 
 
-def cores_used(pid: int, since: float, until: float) -> float | None:
-    """The cores a process and its children (locust's worker processes) used between two
-    ``time.monotonic()`` times to come; None if the window is empty or the process ends first."""
+def cores_used(demo: Demo, locust: int, since: float, until: float) -> dict[str, float]:
+    """The cores locust (with its worker processes), the gateways and HAProxy used between two
+    ``time.monotonic()`` times to come; none when the window is empty or a process ended in it
+    (a replica killed by ``--faults``)."""
     if until <= since:
-        return None
-
-    def seconds() -> float:
-        return cpu_seconds(pid) + sum(map(cpu_seconds, children(pid)))
-
+        return {}
+    time.sleep(max(0.0, since - time.monotonic()))
     try:
-        time.sleep(max(0.0, since - time.monotonic()))
-        before = seconds()
+        haproxy = demo.pid("haproxy")
+        meter = CpuMeter(
+            {
+                "locust": [locust, *children(locust)],
+                "gateways": [demo.pid(name) for name in GATEWAYS],
+                "HAProxy": [haproxy, *children(haproxy)],
+            }
+        )
         time.sleep(max(0.0, until - time.monotonic()))
-        return (seconds() - before) / (until - since)
+        return meter.cores()
     except FileNotFoundError:
-        return None
+        return {}
 
 
 if __name__ == "__main__":
