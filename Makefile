@@ -61,7 +61,8 @@ bench-reprice: $(STAMP)  ## what one tick costs a gateway: re-pricing (with the 
 	$(BIN)/python -m bench.reprice --ticks 20000 --rounds 5
 
 # make bench: DURATION (s), USERS, USER_RPS (each user's pace, 0: flat out), CACHE (on/off),
-# FAULTS (1: cut Binance for 20 s and kill gateway-1 during the run; empty: none).
+# FAULTS (1: cut Binance for 20 s and kill gateway-1 during the run; empty: none),
+# STREAMERS (clients holding the courses stream open besides the users; empty: none).
 DURATION ?= 60
 USERS ?= 100
 USER_RPS ?= 17
@@ -70,7 +71,8 @@ FAULTS ?= 1
 
 bench: $(STAMP)  ## locust through HAProxy against the native stack; reports in loadtest/results/
 	$(BIN)/python -m loadtest.run --duration $(DURATION) --users $(USERS) \
-		--user-rps $(USER_RPS) --cache $(CACHE) $(if $(FAULTS),--faults,)
+		--user-rps $(USER_RPS) --cache $(CACHE) $(if $(FAULTS),--faults,) \
+		$(if $(STREAMERS),--streamers $(STREAMERS),)
 
 screenshots: $(STAMP)  ## the README's screenshots of locust and HAProxy, from a real run
 	$(BIN)/python -m loadtest.screenshots

@@ -7,6 +7,7 @@ locustfile's folder on the import path, here and in locust's own image.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
@@ -79,7 +80,14 @@ def _problems(
         yield f"bad ETag {tag!r}"
     if "max-age" not in headers.get("cache-control", ""):
         yield "no Cache-Control max-age"
-    body = response.json()
+    yield from _body_problems(response.json(), directions, exchanger)
+
+
+def _body_problems(body: Any, directions: tuple[str, ...], exchanger: str | None) -> Iterator[str]:
+    """What is wrong with an answer's body, the GET's or a stream event's ``data``."""
+    if not isinstance(body, dict):
+        yield f"not a JSON object: {body!r:.80}"
+        return
     courses = body.get("courses", [])
     # With no course (filters that exclude each other), the exchanger asked for, or null.
     top = body.get("exchanger")
@@ -94,3 +102,49 @@ def _problems(
 def problems(response: Answer, directions: tuple[str, ...], exchanger: str | None = None) -> str:
     """What is wrong with a 200 answer, or "" when it is right."""
     return next(_problems(response, directions, exchanger), "")
+
+
+class StreamEvent(Protocol):
+    """What the checks read of a courses stream's event (``event_stream.Event``)."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def id(self) -> str | None: ...
+
+    @property
+    def data(self) -> str: ...
+
+    @property
+    def changed_ms(self) -> float | None: ...
+
+
+def _event_problems(
+    event: StreamEvent, previous_id: str | None, directions: tuple[str, ...], exchanger: str | None
+) -> Iterator[str]:
+    if event.type != "courses":
+        yield f"event type {event.type!r}"
+    if event.id is None or not ETAG.match(event.id):
+        yield f"bad id {event.id!r}"
+    elif event.id == previous_id:
+        yield f"id {event.id} repeated: a duplicate event"
+    if event.changed_ms is None:
+        yield "no ': changed' time"
+    try:
+        body = json.loads(event.data)
+    except ValueError:
+        yield f"data not JSON: {event.data!r:.80}"
+        return
+    yield from _body_problems(body, directions, exchanger)
+
+
+def event_problems(
+    event: StreamEvent,
+    previous_id: str | None,
+    directions: tuple[str, ...],
+    exchanger: str | None = None,
+) -> str:
+    """What is wrong with a courses stream's event, given the id of the event before it (the
+    last one the client had, across reconnections), or "" when it is right."""
+    return next(_event_problems(event, previous_id, directions, exchanger), "")

@@ -1,7 +1,7 @@
 """A load test of the whole native stack through HAProxy, with locust, optionally under faults.
 
 ``python -m loadtest.run [--duration 60] [--users 1600] [--user-rps 1] [--cache on|off]
-[--faults] [--name NAME]`` (``make bench``)
+[--faults] [--streamers N] [--name NAME]`` (``make bench``)
 
 It starts the stack as ``make demo`` does (simulator, two forwarders, feeders, PostgreSQL, two
 gateways, HAProxy) on free ports, runs locust headless for the duration, and writes locust's CSV
@@ -9,6 +9,11 @@ and HTML reports to ``loadtest/results/NAME*``. With ``--faults``, while the loa
 is cut for 20 s (the simulator stalls its websocket streams and fails its REST API) from 15 s
 in, and gateway-1 is killed with SIGKILL at 30 s (supervisord restarts it). It prints
 requests/s, p50/p95/p99 and failures, and exits 1 when any request failed.
+
+With ``--streamers N``, N clients hold the courses stream open besides the users (the
+locustfile's ``Streamer``): their events are reported apart (events, failures, lag p50/p99,
+reconnections), so the REST figures stay those of the REST requests alone, and so is the CPU
+locust used.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import os
 import statistics
 import subprocess
@@ -23,10 +29,15 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from bench.stream import GATEWAYS, CpuMeter, children
 from harness.procs import ProcessGroup, wait_for
 from harness.stack import Demo, remove_private_cluster, start_demo
 
@@ -51,6 +62,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--name", default="", help="report name (default from the options)")
     parser.add_argument(
         "--processes", type=int, default=1, help="locust worker processes (-1: one per core)"
+    )
+    parser.add_argument(
+        "--streamers", type=int, default=0, help="clients holding the courses stream open too"
     )
     return parser.parse_args()
 
@@ -163,7 +177,8 @@ def locust_command(args: argparse.Namespace, host: str, prefix: Path) -> list[st
         str(HERE / "locustfile.py"),
         "--headless",
         "--users",
-        str(args.users),
+        # The streamers are locust users too (a fixed count of them, spawned first).
+        str(args.users + args.streamers),
         "--spawn-rate",
         str(args.spawn_rate),
         "--run-time",
@@ -184,35 +199,155 @@ def locust_command(args: argparse.Namespace, host: str, prefix: Path) -> list[st
     ]
 
 
-def summary(prefix: Path, ramp: float) -> dict[str, float]:
-    """The aggregated figures of a run, and its rate over every 10-second window after the
-    ramp-up (from the history's running totals: locust's own rate column is smoothed)."""
-    with open(f"{prefix}_stats.csv", newline="", encoding="utf-8") as stats:
-        total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
-    with open(f"{prefix}_stats_history.csv", newline="", encoding="utf-8") as history:
-        rows = [row for row in csv.DictReader(history) if row["Name"] == "Aggregated"]
-    start = int(rows[0]["Timestamp"]) if rows else 0
-    points = [
-        (int(row["Timestamp"]), int(row["Total Request Count"]))
-        for row in rows
-        if int(row["Timestamp"]) - start > ramp + 1
-    ]
-    # Rates over windows: distributed locust updates its totals every few seconds.
-    per_second = []
-    for index, (before, previous) in enumerate(points):
-        later = next(((t, c) for t, c in points[index:] if t >= before + WINDOW), None)
-        if later is not None:
-            per_second.append((later[1] - previous) / (later[0] - before))
-    return {
-        "requests": int(total["Request Count"]),
-        "failures": int(total["Failure Count"]),
-        "rps": float(total["Requests/s"]),
-        "steady_rps_median": statistics.median(per_second) if per_second else 0.0,
-        "steady_rps_min": min(per_second) if per_second else 0.0,
-        "p50": float(total["50%"]),
-        "p95": float(total["95%"]),
-        "p99": float(total["99%"]),
+Entry = dict[str, Any]
+#: The request type of the streamers' events in locust's statistics (the locustfile's).
+SSE = "SSE"
+#: The streamers' rows of a shape's first event on each connection: timed from connecting.
+FIRST = " (first)"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A group of locust's entries summed: counts, rates and response-time percentiles."""
+
+    requests: int
+    failures: int
+    rps: float
+    #: per-second rates over every 10-second window after the ramp-up
+    windows: list[float]
+    p50: float
+    p95: float
+    p99: float
+
+
+def percentile(histogram: Counter[int], fraction: float) -> float:
+    """locust's own percentile of a response-time histogram (its rounded times, counted)."""
+    total = sum(histogram.values())
+    counted = 0
+    for milliseconds in sorted(histogram, reverse=True):
+        counted += histogram[milliseconds]
+        if total - counted <= int(total * fraction):
+            return float(milliseconds)
+    return 0.0
+
+
+def windows(per_second: Counter[int], ramp: float) -> list[float]:
+    """Requests a second over every whole ``WINDOW`` after the ramp-up (locust's own rate
+    column is smoothed); the last second, partial, is left out."""
+    if not per_second:
+        return []
+    first, last = min(per_second), max(per_second)
+    starts = range(first + int(ramp) + 1, last - WINDOW + 1)
+    return [sum(per_second[s + i] for i in range(WINDOW)) / WINDOW for s in starts]
+
+
+def figures(entries: Iterable[Entry], ramp: float) -> Figures:
+    """locust's entries (``PREFIX_entries.json``) summed as its "Aggregated" row sums them."""
+    group = list(entries)
+    histogram: Counter[int] = Counter()
+    per_second: Counter[int] = Counter()
+    for entry in group:
+        histogram.update({int(ms): count for ms, count in entry["response_times"].items()})
+        per_second.update({int(s): count for s, count in entry["num_reqs_per_sec"].items()})
+    requests = sum(entry["num_requests"] for entry in group)
+    started = min((entry["start_time"] for entry in group), default=0.0)
+    ended = max((entry["last_request_timestamp"] or 0.0 for entry in group), default=0.0)
+    return Figures(
+        requests=requests,
+        failures=sum(entry["num_failures"] for entry in group),
+        rps=requests / (ended - started) if ended > started else 0.0,
+        windows=windows(per_second, ramp),
+        p50=percentile(histogram, 0.5),
+        p95=percentile(histogram, 0.95),
+        p99=percentile(histogram, 0.99),
+    )
+
+
+def load_entries(prefix: Path) -> list[Entry]:
+    """Every entry of the run's statistics, as the locustfile saved them."""
+    with open(f"{prefix}_entries.json", encoding="utf-8") as file:
+        entries: list[Entry] = json.load(file)
+    return entries
+
+
+def rest_summary(rest: Figures) -> str:
+    """The REST requests' lines of the report (as before the streamers existed)."""
+    steady = rest.windows or [0.0]
+    return (
+        f"  {rest.requests} requests, {rest.failures} failed\n"
+        f"  {rest.rps:.0f} req/s overall; after the ramp-up, over {WINDOW} s windows: "
+        f"median {statistics.median(steady):.0f}, lowest {min(steady):.0f}\n"
+        f"  latency p50 {rest.p50:.0f} ms, p95 {rest.p95:.0f} ms, p99 {rest.p99:.0f} ms\n"
+    )
+
+
+def stream_summary(entries: list[Entry], ramp: float) -> str:
+    """The streamers' lines: change events (per shape; lag from the gateway's change), first
+    events (from connecting), failures and reconnections."""
+    sse = [entry for entry in entries if entry["method"] == SSE]
+    shapes = [e for e in sse if e["name"].startswith("stream") and not e["name"].endswith(FIRST)]
+    events = figures(shapes, ramp)
+    first = figures((e for e in sse if e["name"].endswith(FIRST)), ramp)
+    reconnections = sum(e["num_requests"] for e in sse if e["name"] == "reconnect")
+    per_shape = ", ".join(f"{entry['name']} {entry['num_requests']}" for entry in shapes)
+    return (
+        f"  streams: {events.requests} change events ({per_shape or 'none'}), "
+        f"{sum(entry['num_failures'] for entry in sse)} failed, "
+        f"{reconnections} reconnections\n"
+        f"  streams: {events.rps:.0f} events/s (after the ramp-up, over {WINDOW} s windows: "
+        f"median {statistics.median(events.windows or [0.0]):.0f}), lag p50 {events.p50:.0f} ms, "
+        f"p99 {events.p99:.0f} ms; {first.requests} first events, "
+        f"p50 {first.p50:.0f} ms, p99 {first.p99:.0f} ms from connecting\n"
+    )
+
+
+def run_locust(
+    args: argparse.Namespace, demo: Demo, prefix: Path, timeline: list[str]
+) -> dict[str, float]:
+    """locust against the stack for the run (with the faults, if asked for, noted in
+    ``timeline``); the cores it, the gateways and HAProxy used once every user had started."""
+    env = {
+        **os.environ,
+        "LOADTEST_USER_RPS": str(args.user_rps),
+        "LOADTEST_STREAMERS": str(args.streamers),
     }
+    before = evidence(demo) if args.faults else None
+    started = time.monotonic()
+    locust = subprocess.Popen(  # pylint: disable=consider-using-with
+        locust_command(args, demo.api, prefix), env=env
+    )
+    timers = schedule_faults(demo, started, timeline) if args.faults else []
+    # From the end of the ramp-up (and locust's start-up) to just before it stops.
+    ramp = (args.users + args.streamers) / args.spawn_rate
+    cores = cores_used(demo, locust.pid, started + ramp + 5, started + args.duration - 1)
+    locust.wait(args.duration + 60)
+    for timer in timers:
+        timer.cancel()
+    if before is not None:
+        timeline.extend(fault_evidence(before, evidence(demo)))
+    return cores
+
+
+def report(
+    args: argparse.Namespace, prefix: Path, timeline: list[str], cores: dict[str, float]
+) -> int:
+    """Print the run's figures, the REST requests' and the streams' apart; 1 if any failed."""
+    ramp = (args.users + args.streamers) / args.spawn_rate
+    entries = load_entries(prefix)
+    rest = figures((e for e in entries if e["method"] != SSE), ramp)
+    print(
+        f"\n{prefix.name}: {args.users} users at {args.user_rps or 'max'} req/s each, "
+        f"{args.streamers} streamers, {args.duration} s, HAProxy cache {args.cache}\n"
+        + "".join(f"  {line}\n" for line in timeline)
+        + rest_summary(rest)
+        + (stream_summary(entries, ramp) if args.streamers else "")
+        + "  cores used after the ramp-up: "
+        + (", ".join(f"{name} {used:.2f}" for name, used in cores.items()) or "not measured")
+        + "\n"
+        + f"  reports: {prefix}_stats.csv, {prefix}.html"
+    )
+    failed = sum(entry["num_failures"] for entry in entries)
+    return 1 if failed else 0
 
 
 def main() -> int:
@@ -220,6 +355,7 @@ def main() -> int:
     args = arguments()
     name = args.name or (
         f"{'faults' if args.faults else 'steady'}-cache-{args.cache}-{args.users}u"
+        + (f"-{args.streamers}s" if args.streamers else "")
     )
     RESULTS.mkdir(exist_ok=True)
     prefix = RESULTS / name
@@ -233,34 +369,33 @@ def main() -> int:
             wait_for(
                 lambda: whole_service(demo), 30, what="every replica up, every direction fresh"
             )
-            env = {**os.environ, "LOADTEST_USER_RPS": str(args.user_rps)}
-            before = evidence(demo) if args.faults else None
-            started = time.monotonic()
-            locust = subprocess.Popen(  # pylint: disable=consider-using-with
-                locust_command(args, demo.api, prefix), env=env
-            )
-            timers = schedule_faults(demo, started, timeline) if args.faults else []
-            locust.wait(args.duration + 60)
-            for timer in timers:
-                timer.cancel()
-            if before is not None:
-                timeline.extend(fault_evidence(before, evidence(demo)))
+            cores = run_locust(args, demo, prefix, timeline)
         finally:
             group.stop_all()
             remove_private_cluster(Path(workdir) / "run")
-    figures = summary(prefix, args.users / args.spawn_rate)
-    print(
-        f"\n{name}: {args.users} users at {args.user_rps or 'max'} req/s each, "
-        f"{args.duration} s, HAProxy cache {args.cache}\n"
-        + "".join(f"  {line}\n" for line in timeline)
-        + f"  {figures['requests']} requests, {figures['failures']} failed\n"
-        f"  {figures['rps']:.0f} req/s overall; after the ramp-up, over {WINDOW} s windows: "
-        f"median {figures['steady_rps_median']:.0f}, lowest {figures['steady_rps_min']:.0f}\n"
-        f"  latency p50 {figures['p50']:.0f} ms, p95 {figures['p95']:.0f} ms, "
-        f"p99 {figures['p99']:.0f} ms\n"
-        f"  reports: {prefix}_stats.csv, {prefix}.html"
-    )
-    return 1 if figures["failures"] else 0
+    return report(args, prefix, timeline, cores)
+
+
+def cores_used(demo: Demo, locust: int, since: float, until: float) -> dict[str, float]:
+    """The cores locust (with its worker processes), the gateways and HAProxy used between two
+    ``time.monotonic()`` times to come; none when the window is empty or a process ended in it
+    (a replica killed by ``--faults``)."""
+    if until <= since:
+        return {}
+    time.sleep(max(0.0, since - time.monotonic()))
+    try:
+        haproxy = demo.pid("haproxy")
+        meter = CpuMeter(
+            {
+                "locust": [locust, *children(locust)],
+                "gateways": [demo.pid(name) for name in GATEWAYS],
+                "HAProxy": [haproxy, *children(haproxy)],
+            }
+        )
+        time.sleep(max(0.0, until - time.monotonic()))
+        return meter.cores()
+    except FileNotFoundError:
+        return {}
 
 
 if __name__ == "__main__":

@@ -3,11 +3,7 @@ wrong answers, and against the real stack they see none."""
 
 from __future__ import annotations
 
-import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +14,8 @@ from gateway.schema import Course, Courses
 from harness.procs import ProcessGroup
 from harness.stack import remove_private_cluster, start_demo
 from loadtest import contract
+from loadtest.event_stream import Event
+from tests.loadtest import headless
 
 TAG = '"abcDEF012_-"'
 
@@ -103,38 +101,50 @@ def test_an_exchanger_filter_is_checked():
     assert "bad exchanger" in contract.problems(Answer(GOOD), DIRECTIONS, "coingecko")
 
 
+def event(body: object = None, tag: str | None = TAG, kind: str = "courses") -> Event:
+    """An event carrying ``body`` (GOOD by default; a string as it is)."""
+    body = GOOD if body is None else body
+    data = body if isinstance(body, str) else json.dumps(body)
+    return Event(kind, data, tag, 1795996936123.4)
+
+
+def test_a_right_event_passes():
+    assert contract.event_problems(event(), '"older"', DIRECTIONS) == ""
+    assert contract.event_problems(event(), None, DIRECTIONS) == ""
+
+
+@pytest.mark.parametrize(
+    "wrong,expected",
+    [
+        (event(kind="message"), "event type"),
+        (event(tag=None), "bad id"),
+        (event(tag="W/" + TAG), "bad id"),
+        (event(body="{not json"), "not JSON"),
+        (event(body=[1, 2]), "not a JSON object"),
+        (event({**GOOD, "courses": GOOD["courses"][1:]}), "directions"),
+        (event({**GOOD, "courses": [course(d, 0.0) for d in DIRECTIONS]}), "bad value"),
+        (Event("courses", json.dumps(GOOD), TAG, None), "changed"),
+    ],
+)
+def test_wrong_events_are_caught(wrong, expected):
+    assert expected in contract.event_problems(wrong, None, DIRECTIONS)
+
+
+def test_an_event_repeating_the_id_before_it_is_a_duplicate():
+    assert "duplicate" in contract.event_problems(event(), TAG, DIRECTIONS)
+
+
+def test_an_events_exchanger_filter_is_checked():
+    assert "bad exchanger" in contract.event_problems(event(), None, DIRECTIONS, "coingecko")
+
+
 @pytest.mark.live
 def test_against_the_stack_every_answer_is_right(procs: ProcessGroup, tmp_path: Path):
     demo = start_demo(procs, tmp_path / "run", LOG_LEVEL="WARNING")
     try:
-        prefix = tmp_path / "smoke"
-        subprocess.run(
-            [
-                str(Path(sys.executable).parent / "locust"),
-                "-f",
-                str(Path(contract.__file__).parent / "locustfile.py"),
-                "--headless",
-                "--users",
-                "20",
-                "--spawn-rate",
-                "20",
-                "--run-time",
-                "6s",
-                "--host",
-                demo.api,
-                "--csv",
-                str(prefix),
-                "--only-summary",
-                "--loglevel",
-                "WARNING",
-            ],
-            env={**os.environ, "LOADTEST_USER_RPS": "10"},
-            check=False,
-            capture_output=True,
-            timeout=60,
-        )
-        with open(f"{prefix}_stats.csv", newline="", encoding="utf-8") as stats:
-            rows = {row["Name"]: row for row in csv.DictReader(stats)}
+        run = headless.start(procs, demo.api, tmp_path / "smoke", 6, 20, LOADTEST_USER_RPS="10")
+        run.finish()
+        rows = run.rows()
     finally:
         demo.process.stop()
         remove_private_cluster(tmp_path / "run")
