@@ -68,23 +68,12 @@ SELECT timestamptz 'epoch' + s * interval '1 second',
 FROM generate_series($3::bigint, $3::bigint + $5::bigint - 1) AS s
 """
 
-#: The candles of every row, set-wise (what folding each batch builds, at once).
-BUILD_MINUTES = """
-INSERT INTO candles_1m (bucket, open_at, close_at, direction, exchanger, open, high, low, close)
-SELECT date_bin('1 minute', at, timestamptz 'epoch'), min(at), max(at), direction,
-       (array_agg(exchanger ORDER BY at DESC))[1], (array_agg(value ORDER BY at))[1],
-       max(value), min(value), (array_agg(value ORDER BY at DESC))[1]
-FROM served WHERE direction = $1
-GROUP BY direction, 1
-"""
-BUILD_HOURS = """
-INSERT INTO candles_1h (bucket, open_at, close_at, direction, exchanger, open, high, low, close)
-SELECT date_bin('1 hour', bucket, timestamptz 'epoch'), min(open_at), max(close_at), direction,
-       (array_agg(exchanger ORDER BY close_at DESC))[1], (array_agg(open ORDER BY open_at))[1],
-       max(high), min(low), (array_agg(close ORDER BY close_at DESC))[1]
-FROM candles_1m WHERE direction = $1
-GROUP BY direction, 1
-"""
+#: The candles of every row of a direction ($1), folded at once as the writer folds each batch.
+BUILD_CANDLES = [
+    "WITH fresh AS (SELECT at, direction, exchanger, value FROM served WHERE direction = $1)"
+    + history_table.fold(table, width)
+    for table, width in (("candles_1m", "1 minute"), ("candles_1h", "1 hour"))
+]
 
 SIZES = """
 SELECT relname, n_live_tup::bigint AS rows, pg_relation_size(relid) AS heap,
@@ -113,8 +102,8 @@ async def load(url: str, days: int) -> tuple[int, int]:
                 direction.endswith("RUB"),
                 seconds,
             )
-            await connection.execute(BUILD_MINUTES, history_table.DIRECTION_IDS[direction])
-            await connection.execute(BUILD_HOURS, history_table.DIRECTION_IDS[direction])
+            for build in BUILD_CANDLES:
+                await connection.execute(build, history_table.DIRECTION_IDS[direction])
             print(
                 f"  {direction}: {seconds:,} rows and candles in {time.monotonic() - started:.1f} s"
             )

@@ -26,9 +26,10 @@ EXCHANGER_IDS: dict[str, int] = {BINANCE: 1, COINGECKO: 2}
 EXCHANGER_NAMES: dict[int, str] = {number: name for name, number in EXCHANGER_IDS.items()}
 
 
-def _fold(table: str, width: str) -> str:
-    """Fold the rows just stored (``fresh``) into ``table``'s candles of ``width``. Merging
-    by the open's and the close's times makes folding order-free and idempotent."""
+def fold(table: str, width: str) -> str:
+    """Fold the rows of ``fresh`` (at, direction, exchanger, value) into ``table``'s candles of
+    ``width``. Merging by the open's and the close's times makes folding order-free and
+    idempotent."""
     return f"""
 INSERT INTO {table} AS c (bucket, open_at, close_at, direction, exchanger, open, high, low, close)
 SELECT date_bin('{width}', at, timestamptz 'epoch'), min(at), max(at), direction,
@@ -62,8 +63,8 @@ WITH fresh AS (
     ORDER BY d, s
     ON CONFLICT DO NOTHING
     RETURNING at, direction, exchanger, value
-), minutes AS ({_fold("candles_1m", "1 minute")}
-), hours AS ({_fold("candles_1h", "1 hour")}
+), minutes AS ({fold("candles_1m", "1 minute")}
+), hours AS ({fold("candles_1h", "1 hour")}
 )
 SELECT count(*) FROM fresh
 """
