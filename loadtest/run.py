@@ -221,7 +221,9 @@ class Figures:
 
 
 def percentile(histogram: Counter[int], fraction: float) -> float:
-    """locust's own percentile of a response-time histogram (its rounded times, counted)."""
+    """locust's own percentile of a response-time histogram (its rounded times, counted):
+    ``locust.stats.calculate_response_time_percentile``, restated because importing locust
+    would monkey-patch this process with gevent (locust runs in a process of its own)."""
     total = sum(histogram.values())
     counted = 0
     for milliseconds in sorted(histogram, reverse=True):
@@ -301,6 +303,11 @@ def stream_summary(entries: list[Entry], ramp: float) -> str:
     )
 
 
+def ramp_seconds(args: argparse.Namespace) -> float:
+    """Seconds until every user, streamers included, has been spawned."""
+    return float((args.users + args.streamers) / args.spawn_rate)
+
+
 def run_locust(
     args: argparse.Namespace, demo: Demo, prefix: Path, timeline: list[str]
 ) -> dict[str, float]:
@@ -318,8 +325,9 @@ def run_locust(
     )
     timers = schedule_faults(demo, started, timeline) if args.faults else []
     # From the end of the ramp-up (and locust's start-up) to just before it stops.
-    ramp = (args.users + args.streamers) / args.spawn_rate
-    cores = cores_used(demo, locust.pid, started + ramp + 5, started + args.duration - 1)
+    cores = cores_used(
+        demo, locust.pid, started + ramp_seconds(args) + 5, started + args.duration - 1
+    )
     locust.wait(args.duration + 60)
     for timer in timers:
         timer.cancel()
@@ -332,15 +340,14 @@ def report(
     args: argparse.Namespace, prefix: Path, timeline: list[str], cores: dict[str, float]
 ) -> int:
     """Print the run's figures, the REST requests' and the streams' apart; 1 if any failed."""
-    ramp = (args.users + args.streamers) / args.spawn_rate
     entries = load_entries(prefix)
-    rest = figures((e for e in entries if e["method"] != SSE), ramp)
+    rest = figures((e for e in entries if e["method"] != SSE), ramp_seconds(args))
     print(
         f"\n{prefix.name}: {args.users} users at {args.user_rps or 'max'} req/s each, "
         f"{args.streamers} streamers, {args.duration} s, HAProxy cache {args.cache}\n"
         + "".join(f"  {line}\n" for line in timeline)
         + rest_summary(rest)
-        + (stream_summary(entries, ramp) if args.streamers else "")
+        + (stream_summary(entries, ramp_seconds(args)) if args.streamers else "")
         + "  cores used after the ramp-up: "
         + (", ".join(f"{name} {used:.2f}" for name, used in cores.items()) or "not measured")
         + "\n"
