@@ -7,8 +7,8 @@ Into its own database (``ratewire_bench_history``) on the server in ``BENCH_DATA
 unless ``--keep`` (then a rerun with ``--reuse`` skips the load).
 
 1. Load: each direction's seconds generated in the server (a deterministic wave plus noise,
-   8 decimal places) and inserted set-wise, then the candles built set-wise from them, as the
-   writer's fold would have built them row by row.
+   8 decimal places) and inserted set-wise, then the candles built from all of them at once by
+   the writer's own fold (``history_table.fold``).
 2. Queries, through the gateway's own code (``gateway.history_table``, the JSON the API sends),
    at random places in the 30 days: 24 h of 1-minute and of 15-minute candles, 30 days of
    1-hour candles, 7 days of 4-hour candles, a point-in-time lookup. Medians and p99 in ms.
